@@ -14,7 +14,7 @@ PACKAGES=(
   # tests and benchmarks
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   # reference checks (numpy forward-pass check, python gRPC interop, compose parsing)
-  python3 python3-numpy python3-grpcio python3-grpc-tools python3-yaml
+  python3 python3-numpy python3-regex python3-grpcio python3-grpc-tools python3-yaml
   # tools used by integration tests
   nginx-light openssl tmux procps time
 )
