@@ -1,13 +1,15 @@
 // Temporary stub so dependants can compile; the implementation follows.
 #include "core/tokenizer/tokenizer.h"
 
+#include "core/tokenizer/pretokenizer.h"
+
 #include <cstdio>
 #include <cstdlib>
 
 namespace llm {
 
 class PieceLruCache {};
-class PreTokenizer;
+
 
 SpecialTokenPolicy SpecialTokenPolicy::AllowAll() {
   SpecialTokenPolicy p;
