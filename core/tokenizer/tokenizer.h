@@ -188,30 +188,43 @@ class Tokenizer {
     uint32_t length;
   };
 
+  // Rank used by BPE for "no merge".
+  static constexpr int32_t kNoRank = 0x7FFFFFFF;
+  // Pieces up to this many bytes use the quadratic scan, longer ones a heap.
+  static constexpr size_t kSmallPieceBytes = 128;
+  // Pieces longer than this are not stored in the runtime LRU cache.
+  static constexpr size_t kMaxCachedPieceBytes = 256;
+
   Tokenizer(std::string pattern, TokenizerOptions opts);
-  absl::Status Init();  // creates the pre-tokenizer and the LRU cache
+  // Creates the pre-tokenizer and the LRU cache; builds the trained cache.
+  absl::Status Init();
   void BuildTrainedCache();
+  void SetTokenBytes(int32_t id, std::string bytes, uint8_t kind);
   void EncodeOrdinary(std::string_view text, std::vector<int32_t>* out) const;
   void EncodePiece(std::string_view piece, std::vector<int32_t>* out) const;
-  void BpeSmall(std::string_view piece, std::vector<int32_t>* out) const;
-  void BpeLarge(std::string_view piece, std::vector<int32_t>* out) const;
-  // Merged id of (left, right) or -1.
-  int32_t PairId(int32_t left, int32_t right) const {
+  // BPE of `piece` using only merges whose rank (= merged id) < `limit`.
+  void Bpe(std::string_view piece, int32_t limit, std::vector<int32_t>* out) const;
+  void BpeLarge(std::string_view piece, int32_t limit, std::vector<int32_t>* out) const;
+  // Merged id (= rank) of (left, right), or kNoRank if none or >= limit.
+  int32_t PairRank(int32_t left, int32_t right, int32_t limit) const {
     auto it = pair_to_id_.find(PairKey(left, right));
-    return it == pair_to_id_.end() ? -1 : it->second;
+    if (it == pair_to_id_.end() || it->second >= limit) return kNoRank;
+    return it->second;
   }
   static uint64_t PairKey(int32_t left, int32_t right) {
     return (static_cast<uint64_t>(static_cast<uint32_t>(left)) << 32) |
            static_cast<uint32_t>(right);
   }
 
+  enum : uint8_t { kInvalid = 0, kRegular = 1, kSpecial = 2 };
+
   std::string pattern_;
   TokenizerOptions opts_;
   bool rank_based_ = false;
   std::unique_ptr<PreTokenizer> pretokenizer_;
-  // Token bytes by id (regular tokens; special tokens live in specials).
+  // Bytes of every id (special tokens: their text) and its kind.
   std::vector<std::string> token_bytes_;
-  std::vector<uint8_t> is_regular_;  // 1 if token_bytes_[id] is a real token
+  std::vector<uint8_t> kind_;
   int32_t byte_to_id_[256];
   std::vector<Merge> merges_;
   absl::flat_hash_map<uint64_t, int32_t> pair_to_id_;
@@ -222,8 +235,7 @@ class Tokenizer {
   std::vector<std::pair<std::string, std::vector<int32_t>>> extra_pieces_;
   std::vector<std::pair<std::string, int32_t>> special_tokens_;
   absl::flat_hash_map<std::string, int32_t> special_to_id_;
-  absl::flat_hash_map<int32_t, std::string> id_to_special_;
-  int32_t max_id_ = -1;
+  int32_t num_regular_ = 0;  // regular tokens (256 + merges for trained ones)
   std::unique_ptr<PieceLruCache> lru_;
 };
 
