@@ -1,0 +1,1 @@
+llm_tool(train_tokenizer LIBS llm_tokenizer)
