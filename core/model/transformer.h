@@ -14,8 +14,10 @@
 // All matrix products go through cblas_sgemm (OpenBLAS).
 //
 // Thread-safety: a Transformer is NOT thread-safe (forward/backward write into
-// internal activation buffers). Internally it may use OpenBLAS threads and
-// std::threads; it never uses OpenMP.
+// internal activation buffers). Internally it uses OpenBLAS's threads for
+// sgemm and, for its own loops (attention, softmax), a pool of
+// openblas_get_num_threads() std::threads (read at every entry point); never
+// OpenMP. Results are deterministic for a fixed thread count.
 #ifndef LLM_CORE_MODEL_TRANSFORMER_H_
 #define LLM_CORE_MODEL_TRANSFORMER_H_
 
@@ -28,6 +30,8 @@
 
 namespace llm {
 
+class ThreadPool;
+
 class Transformer {
  public:
   // CHECK-fails if config.Validate() is not OK. Parameters are zeroed; call
@@ -39,10 +43,13 @@ class Transformer {
 
   // Deterministic initialisation from `seed` (same seed => bitwise identical
   // parameters on every machine; uses its own portable generator):
-  //   weight matrices (wte, wpe, wq, wk, wv, wo, w1, w2, wu): N(0, 1) / sqrt(fan_in)
-  //     (the original's scheme: standard normal scaled by 1/sqrt(rows); for the
-  //      embeddings fan_in is the row count V / T as in the original),
-  //   LayerNorm gains 1, every bias and LayerNorm shift 0.
+    // the original's scheme:
+  //   wte, wpe: standard normal N(0, 1);
+  //   wq, wk, wv, w1, b1, wu, bu: uniform(-1/sqrt(C), 1/sqrt(C));
+  //   wo: uniform(+-1/sqrt(H*D));  w2, b2: uniform(+-1/sqrt(F));
+  //   LayerNorm gains 1, LayerNorm shifts 0.
+  // Values are drawn in ParamLayout order from one splitmix64 stream
+  // (normals by Box-Muller in double).
   void InitParameters(uint64_t seed);
 
   const ModelConfig& config() const { return config_; }
@@ -74,13 +81,18 @@ class Transformer {
   // Runs embeddings + blocks + final LayerNorm into acts (the part shared by
   // all entry points).
   void ForwardTrunk(const int32_t* inputs, int B, int T);
+  // Unembedding + softmax cross-entropy in row chunks; with `backward`, also
+  // fills the unembedding gradients and acts_->dlnf.
   float LossHead(const int32_t* targets, int B, int T, bool backward);
+  void BackwardTrunk(const int32_t* inputs, int B, int T);
 
   ModelConfig config_;
   ParamLayout layout_;
   std::vector<float> params_;
   std::vector<float> grads_;
   std::unique_ptr<Acts> acts_;
+  std::unique_ptr<ThreadPool> pool_;
+  ThreadPool* Pool();  // sized to openblas_get_num_threads()
 };
 
 }  // namespace llm
