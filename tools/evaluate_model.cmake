@@ -1,0 +1,1 @@
+llm_tool(evaluate_model LIBS llm_core)

@@ -1,0 +1,1 @@
+llm_tool(train_model LIBS llm_core)
