@@ -106,10 +106,7 @@ absl::Status Run(const Args& args) {
   llm::BpeTrainOptions opts;
   opts.num_merges = args.num_merges;
   if (args.verbose) {
-    // The last merge is drawn by bar.Finish(); skip it here to avoid a
-    // duplicate final line.
-    opts.on_merge = [&bar, &args](const llm::MergeEvent& e) {
-      if (e.index + 1 == args.num_merges) return;
+    opts.on_merge = [&bar](const llm::MergeEvent& e) {
       bar.Update(e.index + 1, absl::StrFormat("[%d] <- [%5d][%5d] freq=%d", e.merge.id,
                                               e.merge.left, e.merge.right, e.count));
     };
