@@ -271,9 +271,11 @@ void Tokenizer::Bpe(std::string_view piece, int32_t limit, std::vector<int32_t>*
 }
 
 void Tokenizer::BpeLarge(std::string_view piece, int32_t limit, std::vector<int32_t>* out) const {
-  // Long pieces: a doubly linked list of parts plus a min-heap of candidate
-  // pairs ordered by (rank, position). Stale heap entries (a part that was
-  // merged away or changed) are skipped when popped. O(n log n).
+  // Long pieces: a linked list of parts plus a min-heap of candidate pairs
+  // keyed by (rank << 32 | position of the left part), so the heap pops the
+  // lowest rank, leftmost first. Entries go stale when a part is merged away
+  // or changes; a popped entry is used only if the pair now at that position
+  // still has that rank (then it is a legitimate minimum). O(n log n).
   const int32_t n = static_cast<int32_t>(piece.size());
   const auto* bytes = reinterpret_cast<const uint8_t*>(piece.data());
   std::vector<int32_t> tok(n), next(n), prev(n);
@@ -282,37 +284,37 @@ void Tokenizer::BpeLarge(std::string_view piece, int32_t limit, std::vector<int3
     next[i] = i + 1 < n ? i + 1 : -1;
     prev[i] = i - 1;
   }
-  struct Cand {
-    int32_t rank, left, right, left_tok, right_tok;
-    bool operator>(const Cand& o) const {
-      return rank != o.rank ? rank > o.rank : left > o.left;
-    }
-  };
-  std::vector<Cand> storage;
-  storage.reserve(n);
-  std::priority_queue<Cand, std::vector<Cand>, std::greater<Cand>> heap(std::greater<Cand>(),
-                                                                        std::move(storage));
+  std::vector<uint64_t> heap;
+  heap.reserve(n);
+  const auto cmp = std::greater<uint64_t>();  // min-heap
   auto push = [&](int32_t l) {
     const int32_t r = next[l];
     if (r < 0) return;
     const int32_t rk = PairRank(tok[l], tok[r], limit);
-    if (rk != kNoRank) heap.push(Cand{rk, l, r, tok[l], tok[r]});
+    if (rk == kNoRank) return;
+    heap.push_back((static_cast<uint64_t>(rk) << 32) | static_cast<uint32_t>(l));
+    std::push_heap(heap.begin(), heap.end(), cmp);
   };
-  for (int32_t i = 0; i + 1 < n; ++i) push(i);
+  for (int32_t i = 0; i + 1 < n; ++i) {
+    const int32_t rk = PairRank(tok[i], tok[i + 1], limit);
+    if (rk != kNoRank) heap.push_back((static_cast<uint64_t>(rk) << 32) | static_cast<uint32_t>(i));
+  }
+  std::make_heap(heap.begin(), heap.end(), cmp);
   std::vector<uint8_t> alive(n, 1);
   while (!heap.empty()) {
-    const Cand c = heap.top();
-    heap.pop();
-    if (!alive[c.left] || next[c.left] != c.right || tok[c.left] != c.left_tok ||
-        tok[c.right] != c.right_tok) {
-      continue;  // stale
-    }
-    tok[c.left] = c.rank;
-    alive[c.right] = 0;
-    next[c.left] = next[c.right];
-    if (next[c.left] >= 0) prev[next[c.left]] = c.left;
-    if (prev[c.left] >= 0) push(prev[c.left]);
-    push(c.left);
+    std::pop_heap(heap.begin(), heap.end(), cmp);
+    const uint64_t key = heap.back();
+    heap.pop_back();
+    const int32_t rank = static_cast<int32_t>(key >> 32);
+    const int32_t l = static_cast<int32_t>(key & 0xFFFFFFFFu);
+    const int32_t r = next[l];
+    if (!alive[l] || r < 0 || PairRank(tok[l], tok[r], limit) != rank) continue;  // stale
+    tok[l] = rank;  // the merged id is the rank
+    alive[r] = 0;
+    next[l] = next[r];
+    if (next[l] >= 0) prev[next[l]] = l;
+    if (prev[l] >= 0) push(prev[l]);
+    push(l);
   }
   for (int32_t i = 0; i >= 0; i = next[i]) out->push_back(tok[i]);
 }
