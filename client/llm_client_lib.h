@@ -1,0 +1,110 @@
+// A thin synchronous C++ client for llm.v1.LlmService (plus the standard
+// health check), used by the integration tests, llm_client and the load
+// generator.
+//
+//   llm::LlmClient client("127.0.0.1:50051");
+//   auto info = client.Info();
+//   llm::v1::CompleteRequest req;
+//   req.set_prompt("ROMEO:");
+//   req.set_max_tokens(50);
+//   auto result = client.Complete(req, [](const llm::v1::CompleteResponse& chunk) {
+//     std::cout << chunk.text() << std::flush;
+//     return true;  // false cancels the call
+//   });
+//
+// Errors are the server's gRPC status as absl::Status (same code, same
+// message; status_grpc.h). Thread-safety: one LlmClient may be used from many
+// threads at once (it shares one channel).
+#ifndef LLM_CLIENT_LLM_CLIENT_LIB_H_
+#define LLM_CLIENT_LLM_CLIENT_LIB_H_
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "grpc/health/v1/health.grpc.pb.h"
+#include "llm/v1/llm.grpc.pb.h"
+
+namespace grpc {
+class Channel;
+class ClientContext;
+}  // namespace grpc
+
+namespace llm {
+
+// Per-call settings.
+struct CallOptions {
+  // Deadline relative to the call's start; 0 = none.
+  std::chrono::milliseconds timeout{0};
+  // Wait for the channel to connect instead of failing fast with UNAVAILABLE.
+  bool wait_for_ready = false;
+  // Called with the call's ClientContext right after the call starts, e.g. to
+  // keep it for ClientContext::TryCancel() from another thread. The context
+  // is valid until the client method returns.
+  std::function<void(grpc::ClientContext*)> on_start;
+};
+
+// What a finished Complete call produced.
+struct CompletionResult {
+  std::string text;             // all chunks concatenated
+  std::vector<int32_t> ids;     // all generated token ids
+  llm::v1::FinishReason finish_reason = llm::v1::FINISH_REASON_UNSPECIFIED;
+  llm::v1::Usage usage;
+  bool prompt_truncated = false;
+  int num_messages = 0;         // stream messages received
+};
+
+class LlmClient {
+ public:
+  // Creates an insecure channel to `target` ("host:port"); connects lazily.
+  // `max_message_bytes` bounds received messages.
+  explicit LlmClient(const std::string& target, int max_message_bytes = 64 << 20);
+  // Uses an existing channel.
+  explicit LlmClient(std::shared_ptr<grpc::Channel> channel);
+
+  absl::StatusOr<llm::v1::TokenizeResponse> Tokenize(const llm::v1::TokenizeRequest& req,
+                                                     const CallOptions& opts = {});
+  // Shorthand: ids of `text` with default options.
+  absl::StatusOr<std::vector<int32_t>> TokenizeIds(const std::string& text, const CallOptions& opts = {});
+  absl::StatusOr<std::vector<std::vector<int32_t>>> TokenizeBatch(const llm::v1::TokenizeBatchRequest& req,
+                                                                  const CallOptions& opts = {});
+  absl::StatusOr<int64_t> CountTokens(const llm::v1::CountTokensRequest& req, const CallOptions& opts = {});
+  absl::StatusOr<llm::v1::DetokenizeResponse> Detokenize(const std::vector<int32_t>& ids,
+                                                         const CallOptions& opts = {});
+  absl::StatusOr<llm::v1::GetInfoResponse> Info(const CallOptions& opts = {});
+
+  // grpc.health.v1 Check for `service` ("" = whole server). Returns the
+  // status enum (SERVING, NOT_SERVING, ...) or the call's error.
+  absl::StatusOr<grpc::health::v1::HealthCheckResponse::ServingStatus> Health(
+      const std::string& service = "", const CallOptions& opts = {});
+
+  // Called for every stream message as it arrives; return false to cancel
+  // the call (Complete then returns CANCELLED).
+  using ChunkCallback = std::function<bool(const llm::v1::CompleteResponse&)>;
+
+  // Runs a Complete call to the end. On an error status (including a
+  // cancellation by `on_chunk`) returns it; the text received until then was
+  // passed to `on_chunk` and, if `partial` is non-null, is stored there.
+  absl::StatusOr<CompletionResult> Complete(const llm::v1::CompleteRequest& req,
+                                            const ChunkCallback& on_chunk = nullptr,
+                                            const CallOptions& opts = {},
+                                            CompletionResult* partial = nullptr);
+
+  std::shared_ptr<grpc::Channel> channel() const { return channel_; }
+
+ private:
+  void Prepare(grpc::ClientContext* ctx, const CallOptions& opts) const;
+
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<llm::v1::LlmService::Stub> stub_;
+  std::unique_ptr<grpc::health::v1::Health::Stub> health_;
+};
+
+}  // namespace llm
+
+#endif  // LLM_CLIENT_LLM_CLIENT_LIB_H_

@@ -1,0 +1,124 @@
+// llm_server: serves a trained tokenizer + model over gRPC (llm.v1.LlmService,
+// grpc.health.v1.Health, server reflection).
+//
+//   llm_server -t default_10k -n default_1m -c 0 [--port 50051]
+//
+// Prints "listening on HOST:PORT" on stdout once ready (with --port 0 the
+// port is chosen by the OS). SIGINT/SIGTERM start a graceful shutdown (see
+// LlmServer::Shutdown); the process then exits 0.
+#include <signal.h>
+
+#include <cstdio>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "core/model/config.h"
+#include "core/util/flags.h"
+#include "core/util/paths.h"
+#include "server/assets.h"
+#include "server/server.h"
+#include "spdlog/spdlog.h"
+
+int main(int argc, char** argv) {
+  using llm::ServerOptions;
+  ServerOptions o;
+  std::string tokenizer_name, model_name, assets_dir, log_level = "info";
+  int64_t iteration = 0;
+  int64_t port = o.port, threads = o.threads, max_message_bytes = o.max_message_bytes,
+          max_prompt_bytes = o.max_prompt_bytes, max_prompt_tokens = o.max_prompt_tokens,
+          max_tokens_cap = o.max_tokens_cap, default_max_tokens = o.default_max_tokens,
+          max_slots = o.max_slots, max_queue = o.max_queue, max_unary_queue = o.max_unary_queue,
+          max_deadline_ms = o.max_deadline_ms, overflow_drop = o.overflow_drop;
+  double grace_period = static_cast<double>(o.grace_period_ms) / 1000.0;
+  bool log_prompts = false;
+
+  llm::FlagParser p("llm_server", "Serve a trained tokenizer and model over gRPC (llm.v1.LlmService).");
+  p.AddString({"-t", "--tokenizer_name"}, &tokenizer_name, "Name of the saved tokenizer (train_tokenizer -n NAME)", true);
+  p.AddString({"-n", "--checkpoint_name"}, &model_name, "Name of the saved model checkpoint (train_model -n NAME)", true);
+  p.AddInt({"-c", "--checkpoint_iter"}, &iteration, "Iteration of the model checkpoint", true);
+  p.AddString({"--assets"}, &assets_dir, "Assets directory (default $LLM_ASSETS_DIR or ./assets)");
+  p.AddString({"--host"}, &o.host, "Address to listen on");
+  p.AddInt({"-p", "--port"}, &port, "Port to listen on (0 = any free port)");
+  p.AddInt({"--threads"}, &threads, "Worker threads for tokenizer calls (0 = one per core)");
+  p.AddInt({"--max_message_bytes"}, &max_message_bytes, "Largest gRPC message accepted or sent");
+  p.AddInt({"--max_prompt_bytes"}, &max_prompt_bytes, "Largest prompt / text to tokenize, in bytes");
+  p.AddInt({"--max_prompt_tokens"}, &max_prompt_tokens,
+           "Largest prompt in tokens (before keeping the last `context` tokens)");
+  p.AddInt({"--max_tokens_cap"}, &max_tokens_cap, "Largest max_tokens a Complete call may ask for");
+  p.AddInt({"--default_max_tokens"}, &default_max_tokens, "max_tokens when a request leaves it 0");
+  p.AddInt({"--max_slots"}, &max_slots, "Completions decoded together (continuous batching)");
+  p.AddInt({"--max_queue"}, &max_queue, "Completions waiting for a slot before RESOURCE_EXHAUSTED");
+  p.AddInt({"--max_unary_queue"}, &max_unary_queue, "Tokenizer calls waiting for a worker");
+  p.AddInt({"--max_deadline_ms"}, &max_deadline_ms, "Cap on a completion's duration in ms (0 = none)");
+  p.AddDouble({"--grace_period"}, &grace_period, "Seconds in-flight calls get to finish on SIGINT/SIGTERM");
+  p.AddInt({"--overflow_drop"}, &overflow_drop,
+           "Tokens dropped when a generation fills the context (0 = context/2; 1 = exact sliding window)");
+  p.AddBool({"--log_prompts"}, &log_prompts, "Log prompt text (off by default: prompts are private)");
+  p.AddString({"--log_level"}, &log_level, "spdlog level: trace, debug, info, warn, error");
+  if (int rc = p.ParseOrExit(argc, argv); rc >= 0) return rc;
+
+  spdlog::set_level(spdlog::level::from_str(log_level));
+  o.port = static_cast<int>(port);
+  o.threads = static_cast<int>(threads);
+  o.max_message_bytes = max_message_bytes;
+  o.max_prompt_bytes = max_prompt_bytes;
+  o.max_prompt_tokens = static_cast<int32_t>(max_prompt_tokens);
+  o.max_tokens_cap = static_cast<int32_t>(max_tokens_cap);
+  o.default_max_tokens = static_cast<int32_t>(default_max_tokens);
+  o.max_slots = static_cast<int>(max_slots);
+  o.max_queue = static_cast<int>(max_queue);
+  o.max_unary_queue = static_cast<int>(max_unary_queue);
+  o.max_deadline_ms = max_deadline_ms;
+  o.grace_period_ms = static_cast<int64_t>(grace_period * 1000.0);
+  o.overflow_drop = static_cast<int32_t>(overflow_drop);
+  o.log_prompts = log_prompts;
+  if (!assets_dir.empty()) llm::SetAssetsDir(assets_dir);
+
+  // Block the shutdown signals in every thread (gRPC's included, which
+  // inherit the mask); the main thread waits for them with sigwait.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  auto loaded = llm::LoadServingAssets(tokenizer_name, model_name, iteration);
+  if (!loaded.ok()) {
+    spdlog::error("{}", loaded.status().ToString());
+    std::fprintf(stderr, "llm_server: %s\n", std::string(loaded.status().message()).c_str());
+    return 1;
+  }
+  auto assets = std::make_shared<llm::ServingAssets>(std::move(*loaded));
+  const llm::ModelConfig& c = assets->model->config();
+  spdlog::info("loaded tokenizer '{}' from {}: vocab_size={} merges={} special_tokens={} fingerprint={}",
+               assets->tokenizer_name, llm::TokenizerDir(assets->tokenizer_name), assets->tokenizer->vocab_size(),
+               assets->tokenizer->num_merges(), assets->tokenizer->special_tokens().size(),
+               assets->tokenizer->Fingerprint());
+  spdlog::info("loaded model '{}' iteration {}: {} parameters, {}", assets->model_name, assets->iteration,
+               llm::NumParameters(c), c.DebugString());
+
+  auto server = llm::LlmServer::Start(assets, o);
+  if (!server.ok()) {
+    spdlog::error("{}", server.status().ToString());
+    std::fprintf(stderr, "llm_server: %s\n", std::string(server.status().message()).c_str());
+    return 1;
+  }
+  spdlog::info("limits: slots={} queue={} max_tokens_cap={} max_prompt_bytes={} max_prompt_tokens={} "
+               "grace_period={}s log_prompts={}",
+               o.max_slots, o.max_queue, o.max_tokens_cap, o.max_prompt_bytes, o.max_prompt_tokens,
+               grace_period, o.log_prompts);
+  // The parseable readiness line (tests and scripts wait for it).
+  std::printf("listening on %s\n", (*server)->address().c_str());
+  std::fflush(stdout);
+  spdlog::info("listening on {}", (*server)->address());
+
+  int sig = 0;
+  sigwait(&signals, &sig);
+  spdlog::info("received {}, shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
+  (*server)->Shutdown();
+  const llm::SchedulerStats st = (*server)->scheduler_stats();
+  spdlog::info("served {} completions ({} tokens in {} decode steps, max batch {}), rejected {}", st.completed,
+               st.tokens, st.steps, st.max_batch, st.rejected);
+  server->reset();
+  return 0;
+}

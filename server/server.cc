@@ -1,0 +1,130 @@
+#include "server/server.h"
+
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
+
+#include <chrono>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "server/llm_service.h"
+#include "server/thread_pool.h"
+#include "spdlog/spdlog.h"
+
+namespace llm {
+namespace {
+
+constexpr char kServiceName[] = "llm.v1.LlmService";
+
+absl::Status ValidateOptions(const ServerOptions& o) {
+  auto bad = [](const char* flag, auto value, const char* want) {
+    return absl::InvalidArgumentError(absl::StrCat("--", flag, " = ", value, ": must be ", want));
+  };
+  if (o.port < 0 || o.port > 65535) return bad("port", o.port, "in 0..65535");
+  if (o.threads < 0) return bad("threads", o.threads, ">= 0");
+  if (o.max_message_bytes < 1024 || o.max_message_bytes > (1ll << 30))
+    return bad("max_message_bytes", o.max_message_bytes, "in 1024..2^30");
+  if (o.max_prompt_bytes < 1) return bad("max_prompt_bytes", o.max_prompt_bytes, ">= 1");
+  if (o.max_prompt_tokens < 1) return bad("max_prompt_tokens", o.max_prompt_tokens, ">= 1");
+  if (o.max_tokens_cap < 1) return bad("max_tokens_cap", o.max_tokens_cap, ">= 1");
+  if (o.default_max_tokens < 1) return bad("default_max_tokens", o.default_max_tokens, ">= 1");
+  if (o.max_slots < 1) return bad("max_slots", o.max_slots, ">= 1");
+  if (o.max_queue < 0) return bad("max_queue", o.max_queue, ">= 0");
+  if (o.max_unary_queue < 1) return bad("max_unary_queue", o.max_unary_queue, ">= 1");
+  if (o.max_deadline_ms < 0) return bad("max_deadline_ms", o.max_deadline_ms, ">= 0");
+  if (o.grace_period_ms < 0) return bad("grace_period", o.grace_period_ms, ">= 0");
+  if (o.overflow_drop < 0) return bad("overflow_drop", o.overflow_drop, ">= 0");
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<LlmServer>> LlmServer::Start(std::shared_ptr<const ServingAssets> assets,
+                                                             ServerOptions options) {
+  if (absl::Status s = ValidateOptions(options); !s.ok()) return s;
+  if (!assets || !assets->tokenizer || !assets->model) {
+    return absl::InvalidArgumentError("LlmServer::Start: assets are incomplete");
+  }
+  if (options.overflow_drop > assets->model->config().context) {
+    return absl::InvalidArgumentError(absl::StrCat("--overflow_drop = ", options.overflow_drop,
+                                                   ": must be <= the model context ",
+                                                   assets->model->config().context));
+  }
+  std::unique_ptr<LlmServer> server(new LlmServer());
+  server->options_ = std::move(options);
+  server->assets_ = std::move(assets);
+  const ServerOptions& o = server->options_;
+
+  int threads = o.threads > 0 ? o.threads : static_cast<int>(std::thread::hardware_concurrency());
+  server->pool_ = std::make_unique<ThreadPool>(std::max(threads, 1), static_cast<size_t>(o.max_unary_queue));
+  server->scheduler_ = std::make_unique<Scheduler>(server->assets_->model, server->assets_->tokenizer.get(),
+                                                   SchedulerOptions{o.max_slots, o.max_queue});
+  server->service_ = std::make_unique<LlmServiceImpl>(server->assets_.get(), &server->options_,
+                                                      server->scheduler_.get(), server->pool_.get());
+
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  const std::string address = absl::StrCat(o.host, ":", o.port);
+  int bound_port = 0;
+  builder.AddListeningPort(address, grpc::InsecureServerCredentials(), &bound_port);
+  builder.SetMaxReceiveMessageSize(static_cast<int>(o.max_message_bytes));
+  builder.SetMaxSendMessageSize(static_cast<int>(o.max_message_bytes));
+  builder.RegisterService(server->service_.get());
+  server->server_ = builder.BuildAndStart();
+  if (!server->server_ || bound_port == 0) {
+    server->scheduler_->Stop();
+    return absl::UnavailableError(absl::StrCat("cannot listen on ", address,
+                                               " (address in use or not local?)"));
+  }
+  server->port_ = bound_port;
+  grpc::HealthCheckServiceInterface* health = server->server_->GetHealthCheckService();
+  health->SetServingStatus(true);  // "" (overall) and every service
+  health->SetServingStatus(kServiceName, true);
+  return server;
+}
+
+LlmServer::~LlmServer() { Shutdown(); }
+
+std::string LlmServer::address() const { return absl::StrCat(options_.host, ":", port_); }
+
+void LlmServer::Shutdown() {
+  std::lock_guard<std::mutex> lock(shutdown_mu_);
+  if (shutdown_done_) return;
+  const auto t0 = std::chrono::steady_clock::now();
+  // 1. Refuse new work, tell load balancers.
+  service_->StartDraining();
+  scheduler_->StopAccepting();
+  server_->GetHealthCheckService()->SetServingStatus(false);
+  const SchedulerStats before = scheduler_->stats();
+  spdlog::info("shutting down: {} active + {} queued completions, {} tokenizer calls; grace period {} ms",
+               before.active, before.queued, pool_->pending(), options_.grace_period_ms);
+  // 2. Let in-flight calls finish within the grace period.
+  const auto grace_end = t0 + std::chrono::milliseconds(options_.grace_period_ms);
+  while ((!scheduler_->Idle() || pool_->pending() > 0) && std::chrono::steady_clock::now() < grace_end) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  // 3. End what is left: generations finish with FINISH_REASON_CANCELLED.
+  if (!scheduler_->Idle()) {
+    spdlog::warn("grace period over: ending {} generations early", scheduler_->stats().active);
+    scheduler_->CancelAll();
+  }
+  // 4. Stop gRPC: waits (bounded) for the reactors to write their last
+  // messages, then cancels whatever remains.
+  server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  scheduler_->Stop();
+  pool_.reset();  // joins workers (their calls are finished by now)
+  const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  spdlog::info("shutdown complete in {:.0f} ms", ms);
+  shutdown_done_ = true;
+}
+
+void LlmServer::Wait() {
+  server_->Wait();
+  std::lock_guard<std::mutex> lock(shutdown_mu_);
+}
+
+SchedulerStats LlmServer::scheduler_stats() const { return scheduler_->stats(); }
+
+}  // namespace llm
