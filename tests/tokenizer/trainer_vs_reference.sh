@@ -1,13 +1,14 @@
 #!/bin/bash
 # Trains the C++ train_tokenizer and the independent Python reference
-# (bpe_train_reference.py) on the first 200,000 characters of the Shakespeare
+# (bpe_train_reference.py) on the first CHARS (default 200,000) characters of the Shakespeare
 # corpus and requires byte-identical pattern/merges/vocab/cache files.
-# Usage: trainer_vs_reference.sh TRAIN_TOKENIZER_BIN [NUM_MERGES] [CACHE_SIZE]
+# Usage: trainer_vs_reference.sh TRAIN_TOKENIZER_BIN [NUM_MERGES] [CACHE_SIZE] [CHARS]
 # Exit 77 (ctest SKIP) if the corpus or Debian's python3-regex is missing.
 set -euo pipefail
 bin=$1
 merges=${2:-500}
 cache=${3:-2000}
+chars=${4:-200000}
 src=${LLM_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 here=$(cd "$(dirname "$0")" && pwd)
 
@@ -27,14 +28,14 @@ fi
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 mkdir -p "$tmp/assets/text"
-# First 200,000 characters (not bytes, so UTF-8 is never cut mid-character).
+# First $chars characters (not bytes, so UTF-8 is never cut mid-character).
 /usr/bin/python3 -c '
 import sys
-with open(sys.argv[1], encoding="utf-8") as f: text = f.read(200000)
+with open(sys.argv[1], encoding="utf-8") as f: text = f.read(int(sys.argv[3]))
 with open(sys.argv[2], "w", encoding="utf-8", newline="") as f: f.write(text)
-' "$corpus" "$tmp/assets/text/train.txt"
+' "$corpus" "$tmp/assets/text/train.txt" "$chars"
 
-echo "corpus: $corpus (first 200,000 chars), $merges merges, cache $cache"
+echo "corpus: $corpus (first $chars chars), $merges merges, cache $cache"
 "$bin" --assets "$tmp/assets" -n cpp -m "$merges" -c "$cache" --no-verbose
 /usr/bin/python3 "$here/bpe_train_reference.py" "$tmp/assets/text/train.txt" "$tmp/py" "$merges" "$cache"
 
