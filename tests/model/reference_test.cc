@@ -86,7 +86,10 @@ TEST_P(ReferenceTest, ForwardMatchesNumpyFloat64) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Activations, ReferenceTest,
-                         ::testing::Values(Activation::kRelu, Activation::kGelu));
+                         ::testing::Values(Activation::kRelu, Activation::kGelu),
+                         [](const auto& info) {
+                           return std::string(info.param == Activation::kGelu ? "Gelu" : "Relu");
+                         });
 
 }  // namespace
 }  // namespace llm

@@ -7,6 +7,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <string>
 #include <vector>
 
 #include "core/model/optimizer.h"
@@ -107,7 +108,10 @@ TEST_P(WholeModelGradTest, MatchesFiniteDifferences) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Activations, WholeModelGradTest,
-                         ::testing::Values(Activation::kRelu, Activation::kGelu));
+                         ::testing::Values(Activation::kRelu, Activation::kGelu),
+                         [](const auto& info) {
+                           return std::string(info.param == Activation::kGelu ? "Gelu" : "Relu");
+                         });
 
 TEST(TransformerTest, ShorterSequencesAndReshapes) {
   // T < context and changing (B, T) between calls reallocate activations correctly:
