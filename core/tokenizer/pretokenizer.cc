@@ -21,8 +21,11 @@
 //       R2 Character classes are spelled as explicit code point ranges
 //          generated from the reference (pretokenizer_unicode_tables.inc):
 //          <L> <N> <Lu> <Lt> <Lm> <Lo> <Ll> <M> and <WS> (the reference's
-//          `\s`, Unicode White_Space minus U+001C..U+001F, which RE2's ASCII
-//          `\s` is not). RE2's own \p tables are an older Unicode.
+//          `\s`: the 25 Unicode White_Space code points; RE2's `\s` is
+//          ASCII-only and even lacks \v). Measured: Debian RE2 20220601's
+//          \p{L,N,Lu,Ll,Lt,Lm,Lo,M} equal python3-regex 2022.10.31's for every
+//          code point, but spelling the classes from the reference keeps us
+//          exact if either library is upgraded.
 //       R3 `(?i:x)` for a letter x becomes the explicit set of code points the
 //          reference folds together, <x> (e.g. <s> = S, s, U+017F LONG S).
 //       R4 `\s++$` (whitespace run that reaches the end) becomes `<WS>+\z`:
@@ -306,9 +309,9 @@ inline size_t RunOf(const AsciiView& v, size_t i, Pred pred) {
 
 // Case-insensitive contraction after an apostrophe at `pos` (`'s 't 'm 'd`
 // or `'re 've 'll`): returns its end, pos if none, or 0 if a non-ASCII byte
-// (e.g. U+017F, which folds to s) could matter. `single` lists the one-letter
-// forms in the order the reference tries them, `case_insensitive` selects
-// (?i:...) vs the case-sensitive GPT-2 form.
+// (e.g. U+017F, which folds to s) could matter. `case_insensitive` selects
+// (?i:...) vs the case-sensitive GPT-2 form. The alternatives are mutually
+// exclusive, so the reference's alternation order does not matter here.
 inline size_t AsciiContraction(const AsciiView& v, size_t pos, bool case_insensitive) {
   const int k1 = v.Kind(pos + 1);
   if (k1 == kNonAscii) return case_insensitive ? 0 : pos;
