@@ -1,0 +1,1 @@
+llm_tool(tokenize_splits LIBS llm_tokenizer)
