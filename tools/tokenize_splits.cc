@@ -86,6 +86,7 @@ int main(int argc, char** argv) {
   std::printf("Loaded tokenizer '%s' with vocab_size=%s (%s merges, fingerprint %s) in %.2fs\n",
               name.c_str(), Commas(tok.vocab_size()).c_str(), Commas(tok.num_merges()).c_str(),
               tok.Fingerprint().c_str(), Seconds(t0));
+  std::fflush(stdout);  // keep stdout ordered with the progress bars on stderr
 
   const std::string out_dir = llm::TokensDir(name);
   if (absl::Status s = llm::MakeDirs(out_dir); !s.ok()) return Fail(std::string(s.message()));
@@ -139,6 +140,7 @@ int main(int argc, char** argv) {
         n_tokens > 0 ? static_cast<double>(n_chars) / n_tokens : 0.0,
         n_tokens > 0 ? static_cast<double>(n_bytes) / n_tokens : 0.0, secs,
         secs > 0 ? n_bytes / secs / 1e6 : 0.0, dst.c_str());
+    std::fflush(stdout);
     if (absl::Status s = llm::WriteTokenFile(dst, header, *tokens); !s.ok()) {
       return Fail(std::string(s.message()));
     }
