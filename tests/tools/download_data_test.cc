@@ -23,9 +23,15 @@ std::string Env(const char* name) {
   return v == nullptr ? "" : v;
 }
 
+// $LLM_BINARY_DIR/tools/download_data, else next to this test binary
+// (BUILD/tests/THIS -> BUILD/tools/download_data).
 std::string Tool() {
-  std::string bin = Env("LLM_BINARY_DIR");
-  return bin.empty() ? "" : bin + "/tools/download_data";
+  const char* bin = std::getenv("LLM_BINARY_DIR");
+  if (bin != nullptr && bin[0] != '\0') return std::string(bin) + "/tools/download_data";
+  std::error_code ec;
+  fs::path self = fs::read_symlink("/proc/self/exe", ec);
+  if (ec) return "";
+  return (self.parent_path().parent_path() / "tools" / "download_data").string();
 }
 
 std::string Slurp(const std::string& path) {
@@ -66,7 +72,7 @@ std::string FindCorpus() {
 class DownloadDataToolTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    ASSERT_FALSE(Tool().empty()) << "LLM_BINARY_DIR is not set (run through ctest)";
+    ASSERT_FALSE(Tool().empty()) << "cannot locate the build dir (set LLM_BINARY_DIR)";
     ASSERT_TRUE(fs::exists(Tool())) << Tool() << " is missing: build the download_data target";
     std::string tmpl = fs::temp_directory_path().string() + "/llm_dltool_XXXXXX";
     ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);

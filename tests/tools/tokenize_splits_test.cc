@@ -24,9 +24,15 @@ namespace {
 using ::testing::HasSubstr;
 namespace fs = std::filesystem;
 
+// $LLM_BINARY_DIR/tools/tokenize_splits, else next to this test binary
+// (BUILD/tests/THIS -> BUILD/tools/tokenize_splits).
 std::string Tool() {
   const char* bin = std::getenv("LLM_BINARY_DIR");
-  return bin == nullptr ? "" : absl::StrCat(bin, "/tools/tokenize_splits");
+  if (bin != nullptr && bin[0] != '\0') return absl::StrCat(bin, "/tools/tokenize_splits");
+  std::error_code ec;
+  fs::path self = fs::read_symlink("/proc/self/exe", ec);
+  if (ec) return "";
+  return (self.parent_path().parent_path() / "tools" / "tokenize_splits").string();
 }
 
 std::string Slurp(const std::string& path) {
@@ -44,7 +50,7 @@ void Spit(const std::string& path, const std::string& data) {
 class TokenizeSplitsToolTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    ASSERT_FALSE(Tool().empty()) << "LLM_BINARY_DIR is not set (run through ctest)";
+    ASSERT_FALSE(Tool().empty()) << "cannot locate the build dir (set LLM_BINARY_DIR)";
     ASSERT_TRUE(fs::exists(Tool())) << Tool() << " is missing: build the tokenize_splits target";
     std::string tmpl = fs::temp_directory_path().string() + "/llm_toksplit_XXXXXX";
     ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
