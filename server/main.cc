@@ -17,6 +17,7 @@
 #include "core/util/paths.h"
 #include "server/assets.h"
 #include "server/server.h"
+#include "spdlog/sinks/stdout_color_sinks.h"
 #include "spdlog/spdlog.h"
 
 int main(int argc, char** argv) {
@@ -57,6 +58,8 @@ int main(int argc, char** argv) {
   p.AddString({"--log_level"}, &log_level, "spdlog level: trace, debug, info, warn, error");
   if (int rc = p.ParseOrExit(argc, argv); rc >= 0) return rc;
 
+  // Logs go to stderr; stdout carries only the "listening on" line.
+  spdlog::set_default_logger(spdlog::stderr_color_mt("llm_server"));
   spdlog::set_level(spdlog::level::from_str(log_level));
   o.port = static_cast<int>(port);
   o.threads = static_cast<int>(threads);
