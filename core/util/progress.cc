@@ -39,7 +39,7 @@ void ProgressBar::Update(int64_t done, const std::string& suffix) {
   if (!enabled_) return;
   auto now = std::chrono::steady_clock::now();
   auto min_gap = tty_ ? std::chrono::milliseconds(100) : std::chrono::milliseconds(5000);
-  if (now - last_draw_ < min_gap && done < total_) return;
+  if (now - last_draw_ < min_gap) return;
   last_draw_ = now;
   Draw(false);
 }
