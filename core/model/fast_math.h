@@ -1,45 +1,48 @@
-// Small vectorisable math kernels used by inference (softmax in attention and
-// in the sampler). Plain loops written so that the compiler auto-vectorises
-// them; no intrinsics.
+// Small vectorised math kernels used by inference: softmax pieces for
+// attention and for the sampler, dot products and axpy. Plain loops that the
+// compiler auto-vectorises; each is compiled twice (baseline x86-64 and
+// x86-64-v3 = AVX2 + FMA) and the best version is picked at load time
+// (GCC function multi-versioning), so the library stays portable.
+//
+// Sums are accumulated in 16 independent lanes (not strictly left to right),
+// so results may differ from a naive loop in the last bits.
 #ifndef LLM_CORE_MODEL_FAST_MATH_H_
 #define LLM_CORE_MODEL_FAST_MATH_H_
 
-#include <bit>
 #include <cstddef>
-#include <cstdint>
 
 namespace llm {
 
-// x[i] = exp(x[i]) for i < n. Relative error < 2e-7 for x in [-87, 88];
-// results below exp(-87) flush to 0 (no denormals), x > 88 saturates at
-// exp(88). Cephes-style: exp(x) = 2^k * exp(r), |r| <= ln(2)/2, with a
-// degree-6 polynomial for exp(r).
-inline void ExpInPlace(float* x, size_t n) {
-  constexpr float kLog2e = 1.44269504088896341f;
-  constexpr float kLn2Hi = 0.693359375f;
-  constexpr float kLn2Lo = -2.12194440e-4f;
-  constexpr float kRound = 12582912.0f;  // 1.5 * 2^23: adding it rounds to an integer
-  for (size_t i = 0; i < n; ++i) {
-    float v = x[i];
-    const bool tiny = v < -87.0f;
-    v = v > 88.0f ? 88.0f : v;
-    v = v < -87.0f ? -87.0f : v;
-    const float t = v * kLog2e + kRound;
-    const float k = t - kRound;  // round(v / ln 2)
-    const float r = v - k * kLn2Hi - k * kLn2Lo;
-    float p = 1.9875691500e-4f;
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    const float er = p * r * r + r + 1.0f;
-    // 2^k via the exponent bits; k in [-126, 127] after the clamps above.
-    const int32_t ki = static_cast<int32_t>(k);
-    const float scale = std::bit_cast<float>(static_cast<uint32_t>(ki + 127) << 23);
-    x[i] = tiny ? 0.0f : er * scale;
-  }
-}
+// out[i] = exp((x[i] - shift) * scale) for i < n; returns the sum of out.
+// Relative error < 3e-7 for arguments in [-87, 88]; arguments below -87
+// give exactly 0 (no denormals); above 88 saturate at exp(88). `out` may
+// alias `x`.
+float ExpShiftScaleSum(const float* x, size_t n, float shift, float scale, float* out);
+
+// x[i] = exp(x[i]) (same accuracy as above).
+inline void ExpInPlace(float* x, size_t n) { ExpShiftScaleSum(x, n, 0.0f, 1.0f, x); }
+
+// max_i x[i]; n >= 1.
+float MaxOf(const float* x, size_t n);
+// sum_i x[i].
+float SumOf(const float* x, size_t n);
+// sum_i a[i] b[i].
+float Dot(const float* a, const float* b, size_t n);
+// y[i] += a x[i].
+void Axpy(float a, const float* x, float* y, size_t n);
+// x[i] *= a.
+void Scale(float a, float* x, size_t n);
+
+// Causal attention of one query row against `len` cached positions, for
+// every head, with the cache stored transposed (one row per channel):
+//   q       (H*D)            query
+//   Kt, Vt  (H*D, stride)    keys / values; entry (c, p) at c * stride + p,
+//                            positions 0..len-1 are used
+//   scores  (len)            scratch
+//   out     (H*D)            concatenated head outputs:
+//   out[h*D+d] = sum_p softmax_p(scale * q_h . k_h[p]) v[h*D+d][p]
+void AttentionRow(const float* q, const float* Kt, const float* Vt, int stride, int len, int H,
+                  int D, float scale, float* scores, float* out);
 
 }  // namespace llm
 

@@ -57,45 +57,6 @@ void Activate(Activation act, float* x, size_t n) {
   }
 }
 
-// Causal attention of one query row against the first `len` cached rows.
-//   q      (H*D)          query of the row
-//   K, V   (len, H*D)     cached keys / values (row stride H*D)
-//   scores (H, len)       scratch
-//   out    (H*D)          concatenated head outputs
-void AttendRow(const float* q, const float* K, const float* V, int len, int H, int D,
-               float* scores, float* out) {
-  const int HD = H * D;
-  const float scale = 1.0f / std::sqrt(static_cast<float>(D));
-  for (int h = 0; h < H; ++h) {
-    const float* qh = q + h * D;
-    float* s = scores + static_cast<size_t>(h) * len;
-    for (int j = 0; j < len; ++j) {
-      const float* kj = K + static_cast<size_t>(j) * HD + h * D;
-      float acc = 0.0f;
-      for (int d = 0; d < D; ++d) acc += qh[d] * kj[d];
-      s[j] = acc * scale;
-    }
-    float mx = s[0];
-    for (int j = 1; j < len; ++j) mx = std::max(mx, s[j]);
-    for (int j = 0; j < len; ++j) s[j] -= mx;
-    ExpInPlace(s, len);
-    float sum = 0.0f;
-    for (int j = 0; j < len; ++j) sum += s[j];
-    const float inv = 1.0f / sum;
-    for (int j = 0; j < len; ++j) s[j] *= inv;
-  }
-  std::fill(out, out + HD, 0.0f);
-  for (int j = 0; j < len; ++j) {
-    const float* vj = V + static_cast<size_t>(j) * HD;
-    for (int h = 0; h < H; ++h) {
-      const float w = scores[static_cast<size_t>(h) * len + j];
-      float* oh = out + h * D;
-      const float* vh = vj + h * D;
-      for (int d = 0; d < D; ++d) oh[d] += w * vh[d];
-    }
-  }
-}
-
 Workspace& ThreadWorkspace() {
   thread_local Workspace ws;
   return ws;
@@ -231,6 +192,7 @@ void InferenceModel::PrefillUnchecked(Sequence& seq, const int32_t* tokens, int 
   const ModelConfig& c = config_;
   const int C = c.d_model, H = c.n_heads, D = c.d_head, HD = H * D, F = c.d_ff, V = c.vocab_size;
   const int T = c.context;
+  const float scale = 1.0f / std::sqrt(static_cast<float>(D));
   const int p0 = seq.window_;  // window position of the first new token
   ws.Reserve(c, n, 1);
   const float* P = params_.data();
@@ -249,18 +211,21 @@ void InferenceModel::PrefillUnchecked(Sequence& seq, const int32_t* tokens, int 
   float* ff = ws.ff_.data();
   for (int b = 0; b < c.n_blocks; ++b) {
     const BlockOffsets& o = layout_.blocks[b];
-    float* Kc = seq.k_.data() + static_cast<size_t>(b) * T * HD;  // (T, HD)
-    float* Vc = seq.v_.data() + static_cast<size_t>(b) * T * HD;
+    float* Kt = seq.k_.data() + static_cast<size_t>(b) * HD * T;  // (HD, T)
+    float* Vt = seq.v_.data() + static_cast<size_t>(b) * HD * T;
     for (int i = 0; i < n; ++i)
       LayerNormRow(x + static_cast<size_t>(i) * C, P + o.ln1_g, P + o.ln1_b, C,
                    ln + static_cast<size_t>(i) * C);
     MatMul(n, C, HD, ln, P + o.wq, 0.0f, q);
-    // Keys and values go straight into the cache rows p0 .. p0+n-1.
-    MatMul(n, C, HD, ln, P + o.wk, 0.0f, Kc + static_cast<size_t>(p0) * HD);
-    MatMul(n, C, HD, ln, P + o.wv, 0.0f, Vc + static_cast<size_t>(p0) * HD);
+    // Keys and values go straight into cache columns p0 .. p0+n-1, transposed:
+    // Kt[:, p0:p0+n] (HD, n) = Wk^T (HD, C) ln^T (C, n).
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasTrans, HD, n, C, 1.0f, P + o.wk, HD, ln, C, 0.0f,
+                Kt + p0, T);
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasTrans, HD, n, C, 1.0f, P + o.wv, HD, ln, C, 0.0f,
+                Vt + p0, T);
     for (int i = 0; i < n; ++i)
-      AttendRow(q + static_cast<size_t>(i) * HD, Kc, Vc, p0 + i + 1, H, D, ws.scores_.data(),
-                att + static_cast<size_t>(i) * HD);
+      AttentionRow(q + static_cast<size_t>(i) * HD, Kt, Vt, T, p0 + i + 1, H, D, scale,
+                   ws.scores_.data(), att + static_cast<size_t>(i) * HD);
     MatMul(n, HD, C, att, P + o.wo, 1.0f, x);  // x += att Wo
     for (int i = 0; i < n; ++i)
       LayerNormRow(x + static_cast<size_t>(i) * C, P + o.ln2_g, P + o.ln2_b, C,
@@ -338,6 +303,7 @@ void InferenceModel::DecodeBatchUnchecked(Sequence* const* seqs, const int32_t* 
   const ModelConfig& c = config_;
   const int C = c.d_model, H = c.n_heads, D = c.d_head, HD = H * D, F = c.d_ff, V = c.vocab_size;
   const int T = c.context;
+  const float scale = 1.0f / std::sqrt(static_cast<float>(D));
   ws.Reserve(c, m, m);
   const float* P = params_.data();
 
@@ -367,14 +333,16 @@ void InferenceModel::DecodeBatchUnchecked(Sequence* const* seqs, const int32_t* 
     for (int r = 0; r < m; ++r) {
       Sequence& seq = *seqs[r];
       const int p = seq.window_;
-      float* Kc = seq.k_.data() + static_cast<size_t>(b) * T * HD;
-      float* Vc = seq.v_.data() + static_cast<size_t>(b) * T * HD;
-      std::memcpy(Kc + static_cast<size_t>(p) * HD, kn + static_cast<size_t>(r) * HD,
-                  sizeof(float) * HD);
-      std::memcpy(Vc + static_cast<size_t>(p) * HD, vn + static_cast<size_t>(r) * HD,
-                  sizeof(float) * HD);
-      AttendRow(q + static_cast<size_t>(r) * HD, Kc, Vc, p + 1, H, D, ws.scores_.data(),
-                att + static_cast<size_t>(r) * HD);
+      float* Kt = seq.k_.data() + static_cast<size_t>(b) * HD * T;  // (HD, T)
+      float* Vt = seq.v_.data() + static_cast<size_t>(b) * HD * T;
+      const float* kr = kn + static_cast<size_t>(r) * HD;
+      const float* vr = vn + static_cast<size_t>(r) * HD;
+      for (int ch = 0; ch < HD; ++ch) {
+        Kt[static_cast<size_t>(ch) * T + p] = kr[ch];
+        Vt[static_cast<size_t>(ch) * T + p] = vr[ch];
+      }
+      AttentionRow(q + static_cast<size_t>(r) * HD, Kt, Vt, T, p + 1, H, D, scale,
+                   ws.scores_.data(), att + static_cast<size_t>(r) * HD);
     }
     MatMul(m, HD, C, att, P + o.wo, 1.0f, x);
     for (int r = 0; r < m; ++r)

@@ -101,8 +101,10 @@ class Sequence {
   int32_t context_, n_blocks_, hd_;
   int32_t overflow_drop_;
   int32_t window_ = 0;  // tokens in the cache
-  std::vector<float> k_;  // (n_blocks, context, H*D), row p = key of window position p
-  std::vector<float> v_;  // (n_blocks, context, H*D)
+  // Transposed so attention reads contiguous rows: entry (b, c, p) is channel
+  // c of the key of window position p in block b.
+  std::vector<float> k_;  // (n_blocks, H*D, context)
+  std::vector<float> v_;  // (n_blocks, H*D, context)
   std::vector<int32_t> history_;
   std::vector<float> logits_;  // (V)
   bool has_logits_ = false;

@@ -52,29 +52,67 @@ double Rng::NextUniform() { return static_cast<double>(NextU64() >> 40) * 0x1.0p
 // ---- helpers ----
 
 int32_t ArgMax(absl::Span<const float> x) {
-  int32_t best = 0;
-  float best_v = x[0];
-  for (size_t i = 1; i < x.size(); ++i) {
-    if (x[i] > best_v) {
-      best_v = x[i];
-      best = static_cast<int32_t>(i);
-    }
-  }
-  return best;
+  const float mx = MaxOf(x.data(), x.size());
+  for (size_t i = 0; i < x.size(); ++i)
+    if (x[i] == mx) return static_cast<int32_t>(i);
+  return 0;  // unreachable for finite input
 }
 
 void Softmax(absl::Span<const float> x, float temperature, absl::Span<float> out) {
-  const size_t n = x.size();
-  float mx = x[0];
-  for (size_t i = 1; i < n; ++i) mx = std::max(mx, x[i]);
-  const float inv_t = 1.0f / temperature;
-  for (size_t i = 0; i < n; ++i) out[i] = (x[i] - mx) * inv_t;
-  ExpInPlace(out.data(), n);
-  double sum = 0.0;
-  for (size_t i = 0; i < n; ++i) sum += out[i];
-  const float inv = static_cast<float>(1.0 / sum);
-  for (size_t i = 0; i < n; ++i) out[i] *= inv;
+  const float mx = MaxOf(x.data(), x.size());
+  const float sum = ExpShiftScaleSum(x.data(), x.size(), mx, 1.0f / temperature, out.data());
+  Scale(1.0f / sum, out.data(), out.size());
 }
+
+namespace {
+
+// Indices of the k largest values of x (ties: lower index first), sorted in
+// that order, into *out. Min-heap of the current best k, scanning once: after
+// the first k elements almost every value fails the single comparison with
+// the heap's worst entry, so this costs about one compare per element.
+void TopK(absl::Span<const float> x, int32_t k, std::vector<int32_t>* out) {
+  const int32_t n = static_cast<int32_t>(x.size());
+  k = std::min(k, n);
+  // "a is better than b": larger value, or equal value and lower index.
+  auto better = [&x](int32_t a, int32_t b) { return x[a] > x[b] || (x[a] == x[b] && a < b); };
+  out->resize(k);
+  for (int32_t i = 0; i < k; ++i) (*out)[i] = i;
+  std::make_heap(out->begin(), out->end(), better);  // front = worst kept
+  float threshold = x[out->front()];
+  for (int32_t i = k; i < n; ++i) {
+    // A later index with an equal value is worse, so strictly greater only.
+    if (x[i] > threshold) {
+      std::pop_heap(out->begin(), out->end(), better);
+      out->back() = i;
+      std::push_heap(out->begin(), out->end(), better);
+      threshold = x[out->front()];
+    }
+  }
+  std::sort(out->begin(), out->end(), better);
+}
+
+// Returns the first index i with prefix_sum(w[0..i]) > target, scanning in
+// blocks (block sums are vectorised); falls back to the last positive weight
+// when rounding leaves target just above the total.
+int32_t InverseCdf(const float* w, int32_t n, double target) {
+  constexpr int32_t kBlock = 256;
+  double acc = 0.0;
+  int32_t i = 0;
+  for (; i + kBlock <= n; i += kBlock) {
+    const double b = SumOf(w + i, kBlock);
+    if (acc + b > target) break;
+    acc += b;
+  }
+  for (; i < n; ++i) {
+    acc += w[i];
+    if (acc > target && w[i] > 0.0f) return i;
+  }
+  for (int32_t j = n - 1; j > 0; --j)
+    if (w[j] > 0.0f) return j;
+  return 0;
+}
+
+}  // namespace
 
 // ---- Sampler ----
 
@@ -92,84 +130,71 @@ void Sampler::Reseed(uint64_t seed) {
 int32_t Sampler::Sample(absl::Span<const float> logits) {
   const int32_t V = static_cast<int32_t>(logits.size());
   if (options_.temperature == 0.0f) return ArgMax(logits);
-
-  probs_.resize(V);
-  Softmax(logits, options_.temperature, absl::MakeSpan(probs_));
+  const float inv_t = 1.0f / options_.temperature;
   const double u = rng_.NextUniform();
-
   const bool use_k = options_.top_k > 0 && options_.top_k < V;
   const bool use_p = options_.top_p < 1.0f;
+
   if (!use_k && !use_p) {
-    // Inverse-CDF draw over the full distribution.
-    double target = u, acc = 0.0;
-    // Probabilities sum to 1 up to rounding: scale the target by the actual sum.
-    double total = 0.0;
-    for (float p : probs_) total += p;
-    target *= total;
-    int32_t last_nonzero = 0;
-    for (int32_t i = 0; i < V; ++i) {
-      if (probs_[i] <= 0.0f) continue;
-      acc += probs_[i];
-      last_nonzero = i;
-      if (acc > target) return i;
-    }
-    return last_nonzero;
+    // Unnormalised weights exp((l - max) / T); draw u * total.
+    probs_.resize(V);
+    const float mx = MaxOf(logits.data(), V);
+    const float total = ExpShiftScaleSum(logits.data(), V, mx, inv_t, probs_.data());
+    return InverseCdf(probs_.data(), V, u * total);
   }
 
-  // Candidate set sorted by decreasing probability (ties: lower index first).
-  auto better = [this](int32_t a, int32_t b) {
-    return probs_[a] > probs_[b] || (probs_[a] == probs_[b] && a < b);
-  };
-  order_.resize(V);
-  for (int32_t i = 0; i < V; ++i) order_[i] = i;
-  int32_t kept = use_k ? options_.top_k : V;
-  if (!use_p) {
-    std::nth_element(order_.begin(), order_.begin() + (kept - 1), order_.end(), better);
-    std::sort(order_.begin(), order_.begin() + kept, better);
-  } else {
-    // Sort a growing prefix until it covers top_p of the (top-k) mass; a
-    // trained model's nucleus is usually small, so this rarely sorts all V.
-    double mass_k = 1.0;
+  // Candidates in decreasing order of probability (= of logit). With top-k
+  // they are the k best; for top-p alone a growing prefix is selected until
+  // it holds top_p of the total mass (the nucleus of a trained model is
+  // usually small, so this rarely looks at more than a few hundred tokens).
+  const float mx = MaxOf(logits.data(), V);
+  double mass = 0.0;  // the mass the nucleus is measured against
+  int32_t want = use_k ? options_.top_k : std::min<int32_t>(V, 64);
+  if (!use_k) {
+    probs_.resize(V);
+    mass = ExpShiftScaleSum(logits.data(), V, mx, inv_t, probs_.data());
+  }
+  while (true) {
+    TopK(logits, want, &order_);
+    const int32_t k = static_cast<int32_t>(order_.size());
+    weights_.resize(k);
+    for (int32_t i = 0; i < k; ++i) weights_[i] = (logits[order_[i]] - mx) * inv_t;
+    ExpShiftScaleSum(weights_.data(), k, 0.0f, 1.0f, weights_.data());
     if (use_k) {
-      std::nth_element(order_.begin(), order_.begin() + (kept - 1), order_.end(), better);
-      mass_k = 0.0;
-      for (int32_t i = 0; i < kept; ++i) mass_k += probs_[order_[i]];
+      mass = 0.0;
+      for (int32_t i = 0; i < k; ++i) mass += weights_[i];
     }
-    const double need = static_cast<double>(options_.top_p) * mass_k;
-    int32_t sorted = 0;
-    int32_t chunk = std::min<int32_t>(kept, 64);
-    double acc = 0.0;
-    int32_t cut = kept;
-    while (true) {
-      if (chunk < kept) {
-        std::nth_element(order_.begin() + sorted, order_.begin() + (chunk - 1),
-                         order_.begin() + kept, better);
-      }
-      std::sort(order_.begin() + sorted, order_.begin() + chunk, better);
-      bool done = false;
-      for (int32_t i = sorted; i < chunk; ++i) {
-        acc += probs_[order_[i]];
+    int32_t kept = k;
+    if (use_p) {
+      const double need = static_cast<double>(options_.top_p) * mass;
+      double acc = 0.0;
+      kept = -1;
+      for (int32_t i = 0; i < k; ++i) {
+        acc += weights_[i];
         if (acc >= need) {
-          cut = i + 1;
-          done = true;
+          kept = i + 1;
           break;
         }
       }
-      sorted = chunk;
-      if (done || chunk == kept) break;
-      chunk = std::min<int32_t>(kept, chunk * 4);
+      if (kept < 0) {
+        if (use_k || k == V) {
+          kept = k;  // rounding: the whole candidate set
+        } else {
+          want = std::min<int32_t>(V, want * 4);
+          continue;
+        }
+      }
     }
-    kept = cut;
+    double total = 0.0;
+    for (int32_t i = 0; i < kept; ++i) total += weights_[i];
+    const double target = u * total;
+    double acc = 0.0;
+    for (int32_t i = 0; i < kept; ++i) {
+      acc += weights_[i];
+      if (acc > target) return order_[i];
+    }
+    return order_[kept - 1];
   }
-  double total = 0.0;
-  for (int32_t i = 0; i < kept; ++i) total += probs_[order_[i]];
-  const double target = u * total;
-  double acc = 0.0;
-  for (int32_t i = 0; i < kept; ++i) {
-    acc += probs_[order_[i]];
-    if (acc > target) return order_[i];
-  }
-  return order_[kept - 1];
 }
 
 }  // namespace llm

@@ -69,8 +69,9 @@ class Sampler {
   explicit Sampler(const SamplerOptions& options) : options_(options), rng_(options.seed) {}
   SamplerOptions options_;
   Rng rng_;
-  std::vector<float> probs_;      // (V) scratch
-  std::vector<int32_t> order_;    // (V) scratch for top-k / top-p
+  std::vector<float> probs_;      // (V) scratch: exp weights
+  std::vector<int32_t> order_;    // candidate tokens, best first
+  std::vector<float> weights_;    // exp weights of the candidates
 };
 
 // Index of the largest value (lowest index on ties). `x` must be non-empty.
