@@ -127,8 +127,10 @@ class Tokenizer {
   absl::Status AddSpecialTokens(const std::vector<std::pair<std::string, int32_t>>& tokens);
 
   // Trained piece cache (the original's cache.txt): piece text -> tokens,
-  // consulted before BPE. Later entries override earlier ones. Not
-  // thread-safe: call before sharing the tokenizer. Clears the runtime cache.
+  // consulted before BPE. Later entries override earlier ones. The caller
+  // guarantees each token list is valid and decodes to its piece (Load
+  // checks this for cache.txt). Not thread-safe: call before sharing the
+  // tokenizer. Clears the runtime cache.
   void AddTrainedPieces(std::vector<std::pair<std::string, std::vector<int32_t>>> pieces);
 
   // Encodes UTF-8 text. InvalidArgument on invalid UTF-8 (with byte offset)

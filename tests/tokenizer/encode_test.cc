@@ -2,7 +2,6 @@
 // pathological inputs.
 #include <time.h>
 
-#include <chrono>
 #include <cstdio>
 #include <random>
 #include <string>
