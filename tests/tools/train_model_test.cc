@@ -26,9 +26,14 @@
 namespace llm {
 namespace {
 
+// $LLM_BINARY_DIR, else the build dir containing this test binary
+// (BUILD/tests/THIS -> BUILD).
 std::string BinDir() {
   const char* b = std::getenv("LLM_BINARY_DIR");
-  return b ? std::string(b) : std::string("build");
+  if (b != nullptr && b[0] != '\0') return b;
+  std::error_code ec;
+  auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+  return ec ? std::string("build") : self.parent_path().parent_path().string();
 }
 
 struct RunResult {
