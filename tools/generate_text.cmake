@@ -1,0 +1,1 @@
+llm_tool(generate_text LIBS llm_core)
