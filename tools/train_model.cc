@@ -218,8 +218,9 @@ absl::Status Run(Args& a, FlagParser& flags) {
     d.tokenizer_name = a.tokenizer;
     d.tokenizer_fingerprint = tok.fingerprint;
     d.tokenizer_vocab_size = tok.vocab_size;
-    d.extra = absl::StrFormat("%s, \"train_loss\": %.6f, \"val_loss\": %.6f}", extra_base,
-                              train_loss, last_val);
+    auto num = [](double v) { return std::isfinite(v) ? absl::StrFormat("%.6f", v) : "null"; };
+    d.extra = absl::StrCat(extra_base, ", \"step\": ", run.step(), ", \"train_loss\": ",
+                           num(train_loss), ", \"val_loss\": ", num(last_val), "}");
     RETURN_IF_ERROR(SaveCheckpoint(CheckpointPath(a.name, run.step()), d));
     return WriteFileAtomic(out_dir + "/train_log.tsv", log);
   };
