@@ -71,7 +71,7 @@ class CompleteReactor final : public grpc::ServerWriteReactor<CompleteResponse> 
     std::unique_lock<std::mutex> lock(mu_);
     write_in_flight_ = false;
     if (finished_) return;
-    if (!ok) {  // the stream broke (client gone): stop generating
+    if (!ok || cancelled_) {  // the stream broke or the client left: stop generating
       gen_->Cancel();
       finished_ = true;
       lock.unlock();
@@ -92,6 +92,7 @@ class CompleteReactor final : public grpc::ServerWriteReactor<CompleteResponse> 
     if (!gen_) return;
     gen_->Cancel();  // the scheduler frees the slot at its next step
     std::unique_lock<std::mutex> lock(mu_);
+    cancelled_ = true;
     if (finished_ || write_in_flight_) return;  // OnWriteDone will finish
     finished_ = true;
     lock.unlock();
@@ -145,6 +146,7 @@ class CompleteReactor final : public grpc::ServerWriteReactor<CompleteResponse> 
   bool write_in_flight_ = false;  // guarded by mu_
   bool final_written_ = false;    // guarded by mu_
   bool finished_ = false;         // guarded by mu_
+  bool cancelled_ = false;        // guarded by mu_: OnCancel was called
   CompleteResponse response_;     // owned by the write in flight
 };
 

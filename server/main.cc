@@ -87,7 +87,6 @@ int main(int argc, char** argv) {
 
   auto loaded = llm::LoadServingAssets(tokenizer_name, model_name, iteration);
   if (!loaded.ok()) {
-    spdlog::error("{}", loaded.status().ToString());
     std::fprintf(stderr, "llm_server: %s\n", std::string(loaded.status().message()).c_str());
     return 1;
   }
@@ -102,7 +101,6 @@ int main(int argc, char** argv) {
 
   auto server = llm::LlmServer::Start(assets, o);
   if (!server.ok()) {
-    spdlog::error("{}", server.status().ToString());
     std::fprintf(stderr, "llm_server: %s\n", std::string(server.status().message()).c_str());
     return 1;
   }
