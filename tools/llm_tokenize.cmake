@@ -1,0 +1,1 @@
+llm_tool(llm_tokenize LIBS llm_tokenizer)
