@@ -5,6 +5,7 @@
 //   echo "hello world" | llm_tokenize -t o200k_base
 //   llm_tokenize -t cl100k_base -d ids.txt         # ids -> text (raw bytes)
 //   llm_tokenize -t cl100k_base --allowed_special all chat.txt
+//   llm_tokenize -t cl100k_base --lines prompts.txt  # one line of ids per input line
 //
 // -t names a checkpoint in ASSETS/bpe_checkpoints (trained by
 // train_tokenizer or made by convert_tiktoken) or is a directory path.
@@ -40,6 +41,7 @@ struct Args {
   std::string allowed_special;
   std::string disallowed_special = "all";
   bool stats = false;
+  bool lines = false;
   std::string assets;
   std::vector<std::string> positional;
 };
@@ -111,20 +113,52 @@ absl::StatusOr<llm::SpecialTokenPolicy> MakePolicy(const Args& args, const llm::
   return policy;
 }
 
+void AppendIds(const std::vector<int32_t>& ids, std::string* out) {
+  char buf[16];
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (i) out->push_back(' ');
+    auto r = std::to_chars(buf, buf + sizeof(buf), ids[i]);
+    out->append(buf, r.ptr);
+  }
+  out->push_back('\n');
+}
+
+// --lines: every input line (without its "\n") is encoded on its own; a line
+// that fails prints "error: MESSAGE" and makes the exit code 1.
+absl::Status EncodeLines(const Args& args, const llm::Tokenizer& tok, const std::string& text) {
+  ASSIGN_OR_RETURN(llm::SpecialTokenPolicy policy, MakePolicy(args, tok));
+  std::vector<absl::string_view> lines = absl::StrSplit(text, '\n');
+  if (!lines.empty() && lines.back().empty()) lines.pop_back();
+  std::string out;
+  int failed = 0;
+  size_t first_failed = 0;
+  for (size_t i = 0; i < lines.size(); ++i) {
+    absl::StatusOr<std::vector<int32_t>> ids =
+        tok.Encode(std::string_view(lines[i].data(), lines[i].size()), policy);
+    if (ids.ok()) {
+      AppendIds(*ids, &out);
+    } else {
+      if (failed++ == 0) first_failed = i + 1;
+      absl::StrAppend(&out, "error: ", ids.status().message(), "\n");
+    }
+  }
+  RETURN_IF_ERROR(WriteAll(out));
+  if (failed > 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(failed, " line(s) failed to encode, the first is line ", first_failed));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status Encode(const Args& args, const llm::Tokenizer& tok, const std::string& text) {
+  if (args.lines) return EncodeLines(args, tok, text);
   ASSIGN_OR_RETURN(llm::SpecialTokenPolicy policy, MakePolicy(args, tok));
   const double t0 = Now();
   ASSIGN_OR_RETURN(std::vector<int32_t> ids, tok.Encode(text, policy));
   const double secs = Now() - t0;
   std::string out;
   out.reserve(ids.size() * 7 + 1);
-  char buf[16];
-  for (size_t i = 0; i < ids.size(); ++i) {
-    if (i) out.push_back(' ');
-    auto r = std::to_chars(buf, buf + sizeof(buf), ids[i]);
-    out.append(buf, r.ptr);
-  }
-  out.push_back('\n');
+  AppendIds(ids, &out);
   RETURN_IF_ERROR(WriteAll(out));
   if (args.stats) {
     std::fprintf(stderr, "bytes=%zu tokens=%zu encode_seconds=%.4f MB/s=%.2f\n", text.size(),
@@ -187,6 +221,9 @@ int main(int argc, char** argv) {
   p.AddString({"--disallowed_special"}, &args.disallowed_special,
               "Special tokens whose text is an error: all, none or a,b,... [default: all]; "
               "those neither allowed nor disallowed are encoded as plain text");
+  p.AddBool({"--lines"}, &args.lines,
+            "Encode each input line separately: one output line per input line ('error: ...' "
+            "for a line that fails; the exit code is then 1)");
   p.AddBool({"--stats"}, &args.stats, "Print bytes, tokens and encode speed to stderr");
   p.AddString({"--assets"}, &args.assets, "Assets directory [default: $LLM_ASSETS_DIR or ./assets]");
   p.AllowPositional(&args.positional, "[FILE]");

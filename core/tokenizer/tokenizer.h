@@ -88,8 +88,12 @@ struct CacheStats {
 
 // Reads a tiktoken rank file ("base64(token bytes) rank" per line) and
 // returns the token byte strings indexed by rank. Errors (with path and line)
-// on bad base64, bad/duplicate ranks or gaps in the rank sequence.
+// on bad base64 or bad/duplicate ranks. Gaps in the rank sequence (p50k_base
+// has no rank 50256) are left as empty strings, which FromRanks skips.
 absl::StatusOr<std::vector<std::string>> ReadTiktokenFile(const std::string& path);
+// ReadTiktokenFile on the file's contents; `path` only names it in errors.
+absl::StatusOr<std::vector<std::string>> ParseTiktokenRanks(std::string_view contents,
+                                                            const std::string& path);
 
 class Tokenizer {
  public:
@@ -111,12 +115,14 @@ class Tokenizer {
 
   // Loads the original's directory format (pattern.txt, merges.txt, cache.txt;
   // vocab.txt is for humans) plus optional special_tokens.txt. A directory
-  // with ranks.tiktoken instead of merges.txt is loaded via FromRanks.
+  // with ranks.tiktoken is loaded via FromRanks (ids == tiktoken ranks); a
+  // merges.txt next to it is the original's numbering and is only checked
+  // for consistency (see tokenizer_files.cc).
   // Errors name file and line.
   static absl::StatusOr<std::unique_ptr<Tokenizer>> Load(const std::string& dir,
                                                          TokenizerOptions opts = {});
 
-  // Writes pattern.txt, merges.txt (or ranks.tiktoken for FromRanks
+  // Writes pattern.txt, merges.txt (plus ranks.tiktoken for FromRanks
   // tokenizers), vocab.txt, cache.txt and, if any, special_tokens.txt.
   // Each file is written atomically; `dir` is created if missing.
   absl::Status Save(const std::string& dir) const;

@@ -5,8 +5,19 @@
 //   cache.txt           "base64(piece utf-8):[t1, t2, ...]" per trained-cache
 //                       piece with more than one token
 //   special_tokens.txt  (our extension, optional) "text id" per line
-//   ranks.tiktoken      (our extension, instead of merges.txt for tokenizers
-//                       built with FromRanks) "base64(bytes) rank" per line
+//   ranks.tiktoken      (our extension, for tokenizers built with FromRanks,
+//                       e.g. by tools/convert_tiktoken) "base64(bytes) rank"
+//                       per line, exactly tiktoken's file. When present, Load
+//                       builds the tokenizer from it (token id == rank, exactly
+//                       tiktoken's ids) and merges.txt, if also present, is
+//                       only checked for consistency. Such a merges.txt is the
+//                       original's view of a converted encoding (as its
+//                       scripts/convert_tiktoken.py wrote it): ids 0..255 are
+//                       the raw bytes, ids >= 256 are tiktoken ranks, one line
+//                       per token reachable by a merge (ids ascending, with
+//                       gaps where a rank is unreachable or absent).
+//   vocab.ref.txt       (written by convert_tiktoken, not read) "[rank] :
+//                       [render]" per tiktoken rank, as the original's
 #include <string>
 #include <vector>
 
@@ -165,6 +176,60 @@ absl::StatusOr<std::vector<std::pair<std::string, int32_t>>> ParseSpecials(
   return specials;
 }
 
+// The original's id of a rank-based token in merges.txt: single-byte tokens
+// are their byte value, all others their rank. -1 if ranks below 256 are not
+// exactly the 256 single bytes (then merges.txt cannot be written).
+int32_t OriginalId(const Tokenizer& tok, int32_t rank) {
+  if (rank >= 256) return rank;
+  const std::string& b = tok.TokenBytes(rank);
+  return b.size() == 1 ? static_cast<uint8_t>(b[0]) : -1;
+}
+
+// Bytes of an id in the original's numbering (see OriginalId), or null.
+const std::string* OriginalIdBytes(const Tokenizer& tok, int32_t id, std::string* byte) {
+  if (id < 256) {
+    *byte = std::string(1, static_cast<char>(id));
+    return byte;
+  }
+  if (!tok.IsValidToken(id) || tok.SpecialTokenId(tok.TokenBytes(id)) >= 0) return nullptr;
+  return &tok.TokenBytes(id);
+}
+
+// Checks a rank-based directory's merges.txt (original's numbering) against
+// the ranks: each line's halves must concatenate to its token and ids must
+// ascend. Catches a merges.txt left over from another tokenizer.
+absl::Status CheckRankMerges(const std::string& path, absl::string_view data,
+                             const Tokenizer& tok) {
+  const std::vector<absl::string_view> lines = Lines(data);
+  int32_t last = 255;
+  for (size_t i = 0; i < lines.size(); ++i) {
+    const absl::string_view line = absl::StripAsciiWhitespace(lines[i]);
+    const size_t colon = line.find(':');
+    const size_t comma = line.find(',');
+    Merge m;
+    if (colon == absl::string_view::npos || comma == absl::string_view::npos || comma > colon ||
+        !ParseId(line.substr(0, comma), &m.left) ||
+        !ParseId(line.substr(comma + 1, colon - comma - 1), &m.right) ||
+        !ParseId(line.substr(colon + 1), &m.id)) {
+      return LineError(path, i + 1, absl::StrCat("want left,right:id, got \"", line, "\""));
+    }
+    if (m.id <= last) {
+      return LineError(path, i + 1, absl::StrCat("merge id ", m.id, " not ascending"));
+    }
+    last = m.id;
+    std::string lb, rb, ib;
+    const std::string* l = OriginalIdBytes(tok, m.left, &lb);
+    const std::string* r = OriginalIdBytes(tok, m.right, &rb);
+    const std::string* t = OriginalIdBytes(tok, m.id, &ib);
+    if (l == nullptr || r == nullptr || t == nullptr || *l + *r != *t) {
+      return LineError(path, i + 1,
+                       absl::StrCat("merge ", m.left, ",", m.right, ":", m.id,
+                                    " does not match ranks.tiktoken (stale merges.txt?)"));
+    }
+  }
+  return absl::OkStatus();
+}
+
 std::string Join(const std::vector<int32_t>& tokens) {
   std::string s = "[";
   for (size_t i = 0; i < tokens.size(); ++i) absl::StrAppend(&s, i ? ", " : "", tokens[i]);
@@ -176,6 +241,12 @@ std::string Join(const std::vector<int32_t>& tokens) {
 
 absl::StatusOr<std::vector<std::string>> ReadTiktokenFile(const std::string& path) {
   ASSIGN_OR_RETURN(std::string data, ReadRequired(path));
+  return ParseTiktokenRanks(data, path);
+}
+
+absl::StatusOr<std::vector<std::string>> ParseTiktokenRanks(std::string_view contents,
+                                                            const std::string& path) {
+  const absl::string_view data(contents.data(), contents.size());
   std::vector<std::string> by_rank;
   std::vector<bool> seen;
   const std::vector<absl::string_view> lines = Lines(data);
@@ -200,9 +271,8 @@ absl::StatusOr<std::vector<std::string>> ReadTiktokenFile(const std::string& pat
     seen[rank] = true;
     by_rank[rank] = std::move(bytes);
   }
-  for (size_t r = 0; r < seen.size(); ++r) {
-    if (!seen[r]) return absl::InvalidArgumentError(absl::StrCat(path, ": rank ", r, " missing"));
-  }
+  // Gaps are allowed (p50k_base has no rank 50256: that id is the special
+  // token <|endoftext|>); they stay empty strings, which FromRanks skips.
   if (by_rank.empty()) return absl::InvalidArgumentError(absl::StrCat(path, ": empty rank file"));
   return by_rank;
 }
@@ -223,13 +293,17 @@ absl::StatusOr<std::unique_ptr<Tokenizer>> Tokenizer::Load(const std::string& di
   std::unique_ptr<Tokenizer> tok;
   const std::string merges_path = dir + "/merges.txt";
   const std::string ranks_path = dir + "/ranks.tiktoken";
-  if (!PathExists(merges_path) && PathExists(ranks_path)) {
+  if (PathExists(ranks_path)) {
     ASSIGN_OR_RETURN(std::vector<std::string> ranks, ReadTiktokenFile(ranks_path));
     auto t = FromRanks(pattern, std::move(ranks), opts);
     if (!t.ok()) {
       return absl::Status(t.status().code(), absl::StrCat(ranks_path, ": ", t.status().message()));
     }
     tok = std::move(t).value();
+    if (PathExists(merges_path)) {
+      ASSIGN_OR_RETURN(std::string merges_data, ReadFile(merges_path));
+      RETURN_IF_ERROR(CheckRankMerges(merges_path, merges_data, *tok));
+    }
   } else {
     ASSIGN_OR_RETURN(std::string merges_data, ReadRequired(merges_path));
     ASSIGN_OR_RETURN(std::vector<Merge> merges, ParseMerges(merges_path, merges_data));
@@ -267,11 +341,27 @@ absl::Status Tokenizer::Save(const std::string& dir) const {
       absl::StrAppend(&ranks, absl::Base64Escape(token_bytes_[id]), " ", id, "\n");
     }
     RETURN_IF_ERROR(WriteFileAtomic(dir + "/ranks.tiktoken", ranks));
-    RETURN_IF_ERROR(RemoveAll(dir + "/merges.txt"));  // Load prefers merges.txt
+    // merges.txt in the original's numbering, when it has one (ranks 0..255
+    // are the single bytes, true for all of OpenAI's encodings).
+    bool representable = num_regular_ >= 256;
+    for (int32_t id = 0; representable && id < 256; ++id) {
+      representable = kind_[id] == kRegular && OriginalId(*this, id) >= 0;
+    }
+    if (representable) {
+      std::string merges;
+      for (const Merge& m : merges_) {
+        absl::StrAppend(&merges, OriginalId(*this, m.left), ",", OriginalId(*this, m.right), ":",
+                        m.id, "\n");
+      }
+      RETURN_IF_ERROR(WriteFileAtomic(dir + "/merges.txt", merges));
+    } else {
+      RETURN_IF_ERROR(RemoveAll(dir + "/merges.txt"));
+    }
   } else {
     std::string merges;
     for (const Merge& m : merges_) absl::StrAppend(&merges, m.left, ",", m.right, ":", m.id, "\n");
     RETURN_IF_ERROR(WriteFileAtomic(dir + "/merges.txt", merges));
+    RETURN_IF_ERROR(RemoveAll(dir + "/ranks.tiktoken"));  // Load prefers ranks.tiktoken
   }
   std::string vocab;
   for (int32_t id = 0; id < num_regular_; ++id) {

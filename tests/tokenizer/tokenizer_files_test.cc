@@ -116,12 +116,21 @@ TEST_F(TokenizerFilesTest, RankBasedTokenizerRoundTrips) {
   const Tokenizer* cl = testing_util::Cl100k();
   if (cl == nullptr) GTEST_SKIP() << "cl100k_base.tiktoken not found";
   ASSERT_TRUE(cl->Save(dir_).ok());
-  EXPECT_FALSE(PathExists(dir_ + "/merges.txt"));
+  // merges.txt is written in the original's numbering (bytes are 0..255):
+  // cl100k_base's rank 256 is "  " (base64 "ICA=" in the rank file).
+  auto merges = ReadFile(dir_ + "/merges.txt");
+  ASSERT_TRUE(merges.ok()) << merges.status();
+  EXPECT_EQ(merges->substr(0, 10), "32,32:256\n");
   auto t = Tokenizer::Load(dir_);
   ASSERT_TRUE(t.ok()) << t.status();
   EXPECT_TRUE((*t)->is_rank_based());
   EXPECT_EQ((*t)->Fingerprint(), cl->Fingerprint());
   EXPECT_EQ(*(*t)->Encode("hello world"), (std::vector<int32_t>{15339, 1917}));
+  // A merges.txt that contradicts ranks.tiktoken is refused (stale file).
+  ASSERT_TRUE(WriteFileAtomic(dir_ + "/merges.txt", "32,33:256\n").ok());
+  auto stale = Tokenizer::Load(dir_);
+  ASSERT_FALSE(stale.ok());
+  EXPECT_NE(stale.status().message().find("merges.txt:1:"), std::string::npos) << stale.status();
 }
 
 TEST_F(TokenizerFilesTest, MissingFiles) {
