@@ -124,9 +124,63 @@ void Scale(float a, float* x, size_t n) {
   for (size_t i = 0; i < n; ++i) x[i] *= a;
 }
 
+// One head of AttentionRow with the head size D known at compile time: the
+// score loop then runs over positions with all D query values in registers
+// (one store per score instead of D read-modify-writes), and the value sums
+// keep D x 8 partial sums.
+template <int D>
+static inline void AttentionHeadFixed(const float* qh, const float* Kh, const float* Vh, int stride,
+                                      int len, float scale, float* scores, float* out) {
+  float qs[D];
+  for (int d = 0; d < D; ++d) qs[d] = qh[d] * scale;
+  for (int p = 0; p < len; ++p) {
+    float acc = 0.0f;
+    for (int d = 0; d < D; ++d) acc += qs[d] * Kh[static_cast<size_t>(d) * stride + p];
+    scores[p] = acc;
+  }
+  float mx = scores[0];
+  for (int p = 1; p < len; ++p) mx = scores[p] > mx ? scores[p] : mx;
+  constexpr int kL = 8;
+  float eacc[kL] = {};
+  int p = 0;
+  for (; p + kL <= len; p += kL) {
+    for (int l = 0; l < kL; ++l) {
+      const float e = ExpKernel(scores[p + l] - mx);
+      scores[p + l] = e;
+      eacc[l] += e;
+    }
+  }
+  float sum = 0.0f;
+  for (; p < len; ++p) {
+    const float e = ExpKernel(scores[p] - mx);
+    scores[p] = e;
+    sum += e;
+  }
+  for (int l = 0; l < kL; ++l) sum += eacc[l];
+  const float inv = 1.0f / sum;
+  for (int d = 0; d < D; ++d) {
+    const float* v = Vh + static_cast<size_t>(d) * stride;
+    float vacc[kL] = {};
+    int j = 0;
+    for (; j + kL <= len; j += kL)
+      for (int l = 0; l < kL; ++l) vacc[l] += scores[j + l] * v[j + l];
+    float s = 0.0f;
+    for (; j < len; ++j) s += scores[j] * v[j];
+    for (int l = 0; l < kL; ++l) s += vacc[l];
+    out[d] = s * inv;
+  }
+}
+
 LLM_MULTIVERSION
 void AttentionRow(const float* q, const float* Kt, const float* Vt, int stride, int len, int H,
                   int D, float scale, float* scores, float* out) {
+  if (D == 8) {
+    for (int h = 0; h < H; ++h)
+      AttentionHeadFixed<8>(q + h * 8, Kt + static_cast<size_t>(h * 8) * stride,
+                            Vt + static_cast<size_t>(h * 8) * stride, stride, len, scale, scores,
+                            out + h * 8);
+    return;
+  }
   for (int h = 0; h < H; ++h) {
     // scores[p] = scale * sum_d q[h,d] Kt[h*D+d][p]: D axpys over contiguous rows.
     const float* qh = q + h * D;
