@@ -1,9 +1,10 @@
 // Training-step benchmark for the default model (not a test).
 //
-//   build/bench/train_bench [--batch 16] [--seq 128] [--steps 20]
+//   build/bench/train_bench [--batch 16] [--seq 128] [--steps 20] [--threads 0]
 //
 // Prints median ms/step and tokens/s for 1 and 2 OpenBLAS threads (the model's
 // own loops use the same number of threads), then the process's peak RSS.
+// --threads N (N >= 1) measures only N threads (handy under a profiler).
 #include <cblas.h>
 #include <sys/resource.h>
 
@@ -28,15 +29,18 @@ double CpuSeconds() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  int B = 16, T = 128, steps = 20;
+  int B = 16, T = 128, steps = 20, only_threads = 0;
   for (int i = 1; i + 1 < argc; i += 2) {
     if (!std::strcmp(argv[i], "--batch")) B = std::atoi(argv[i + 1]);
     else if (!std::strcmp(argv[i], "--seq")) T = std::atoi(argv[i + 1]);
     else if (!std::strcmp(argv[i], "--steps")) steps = std::atoi(argv[i + 1]);
+    else if (!std::strcmp(argv[i], "--threads")) only_threads = std::atoi(argv[i + 1]);
   }
   llm::ModelConfig config;
-  if (B < 1 || T < 1 || T > config.context || steps < 1) {
-    std::fprintf(stderr, "usage: train_bench [--batch B>=1] [--seq 1..%d] [--steps N>=1]\n",
+  if (B < 1 || T < 1 || T > config.context || steps < 1 || only_threads < 0) {
+    std::fprintf(stderr,
+                 "usage: train_bench [--batch B>=1] [--seq 1..%d] [--steps N>=1] "
+                 "[--threads N>=0 (0 = both 1 and 2)]\n",
                  config.context);
     return 2;
   }
@@ -51,7 +55,9 @@ int main(int argc, char** argv) {
   }
   std::printf("model: %s, %zu params; batch %d x %d\n", config.DebugString().c_str(),
               model.num_params(), B, T);
-  for (int threads : {1, 2}) {
+  std::vector<int> thread_counts = {1, 2};
+  if (only_threads > 0) thread_counts = {only_threads};
+  for (int threads : thread_counts) {
     openblas_set_num_threads(threads);
     std::vector<double> ms;
     float loss = 0;

@@ -3,6 +3,7 @@
 #include <cblas.h>
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -13,6 +14,10 @@
 #endif
 
 #include "core/model/thread_pool.h"
+
+// The kernels below pass 64-byte vectors between always-inlined helpers only;
+// the ABI note GCC emits for them is irrelevant.
+#pragma GCC diagnostic ignored "-Wpsabi"
 
 // Hot element-wise loops are compiled three times (AVX-512, AVX2+FMA,
 // baseline SSE2) and picked at load time for the running CPU.
@@ -196,12 +201,224 @@ void matmul_backward(float* dx, float* dw, float* db, const float* dout, const f
 
 // --- attention ----------------------------------------------------------------------------
 //
-// One work item = one (batch, head) pair. The item's keys and values are first
-// gathered transposed, kt/vt (D,T), so that every inner loop runs over the
-// key position j with unit stride (head size D = 8 is far too small for sgemm
-// or for vectorising over D).
+// One work item = one (batch, head) pair; items write disjoint columns, so the
+// result does not depend on the number of threads.
+//
+// Fast path (head size D in {4, 8, 16}): every product is written as a small
+// register-blocked matrix product over 16-float vectors (GCC vector
+// extensions, compiled per ISA by LLM_MULTIVERSION), with the vector running
+// over 16 consecutive QUERY positions t. Scores and probabilities are kept
+// transposed, pt[j][t] (key j, query t), so the softmax over keys j of a
+// block of 16 queries needs only element-wise max/add across rows: no
+// horizontal reductions. The causal mask is applied by computing, for the
+// query block [t0, t0+16), only keys j < t0+16 and masking j > t inside the
+// diagonal block. Sequence lengths are padded to Tp = a multiple of 16 with
+// zero rows (padded keys are always masked; padded queries are discarded).
+//
+// Generic path (any other D): per query row, vectorised over keys.
 
 namespace {
+
+typedef float V16 __attribute__((vector_size(64)));
+typedef int32_t I16 __attribute__((vector_size(64)));
+constexpr int kLanes = 16;
+// A vector of exactly N floats (one head-size row).
+template <int N>
+struct FloatVec;
+template <>
+struct FloatVec<4> {
+  typedef float Type __attribute__((vector_size(16)));
+};
+template <>
+struct FloatVec<8> {
+  typedef float Type __attribute__((vector_size(32)));
+};
+template <>
+struct FloatVec<16> {
+  typedef V16 Type;
+};
+
+LLM_INLINE V16 Load16(const float* p) {
+  V16 v;
+  std::memcpy(&v, p, sizeof(v));
+  return v;
+}
+LLM_INLINE void Store16(float* p, V16 v) { std::memcpy(p, &v, sizeof(v)); }
+
+// ExpInline on 16 lanes (same operations, lane by lane).
+LLM_INLINE V16 ExpV16(V16 x) {
+  const float kHi = 88.0f, kLo = -87.33f;
+  const I16 underflow = x < kLo;
+  x = x > kHi ? V16{} + kHi : x;
+  x = x < kLo ? V16{} + kLo : x;
+  const float kMagic = 12582912.0f;
+  const V16 t = x * 1.44269504088896341f + kMagic;
+  const V16 n = t - kMagic;
+  int32_t magic_i;
+  std::memcpy(&magic_i, &kMagic, 4);
+  const I16 ni = std::bit_cast<I16>(t) - magic_i;
+  V16 r = x - n * 0.693359375f;
+  r = r - n * -2.12194440e-4f;
+  V16 p = V16{} + 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  p = p * r * r + r + 1.0f;
+  const I16 bits = (ni + 127) << 23;
+  const V16 y = p * std::bit_cast<V16>(bits);
+  return underflow ? V16{} : y;
+}
+
+int PadTo16(int T) { return (T + kLanes - 1) / kLanes * kLanes; }
+
+// Per-thread scratch of the fast path, in floats.
+size_t FastScratchFloats(int Tp, int D) { return 6 * static_cast<size_t>(Tp) * D + size_t{1} * Tp * Tp; }
+
+// Copies the head's rows x[t*HD + d] (t < T) into rows (Tp, D) and/or the
+// transpose (D, Tp), zero-padding rows T..Tp-1. Either output may be null.
+void GatherHead(const float* x, int T, int Tp, int HD, int D, float* rows, float* cols) {
+  for (int t = 0; t < Tp; ++t) {
+    for (int d = 0; d < D; ++d) {
+      const float val = t < T ? x[static_cast<size_t>(t) * HD + d] : 0.0f;
+      if (rows != nullptr) rows[t * D + d] = val;
+      if (cols != nullptr) cols[d * Tp + t] = val;
+    }
+  }
+}
+
+// Forward of one head. q/k/v/out point at column h*D of batch b (row t at
+// [t*HD]); pt (Tp,Tp) receives the probabilities transposed: pt[j*Tp + t] =
+// p[t][j] for every t in a query block whose keys include j (zero for j > t).
+template <int kD>
+LLM_MULTIVERSION void AttentionForwardFast(float* out, float* pt, const float* q, const float* k,
+                                           const float* v, int T, int HD, float* scratch) {
+  const int Tp = PadTo16(T);
+  float* qt = scratch;                           // (kD,Tp) queries, transposed
+  float* kr = qt + static_cast<size_t>(kD) * Tp;  // (Tp,kD) keys
+  float* vr = kr + static_cast<size_t>(kD) * Tp;  // (Tp,kD) values
+  GatherHead(q, T, Tp, HD, kD, nullptr, qt);
+  GatherHead(k, T, Tp, HD, kD, kr, nullptr);
+  GatherHead(v, T, Tp, HD, kD, vr, nullptr);
+  const float scale = 1.0f / std::sqrt(static_cast<float>(kD));
+  I16 lane;
+  for (int l = 0; l < kLanes; ++l) lane[l] = l;
+  const V16 neg_inf = V16{} - std::numeric_limits<float>::infinity();
+  for (int t0 = 0; t0 < Tp; t0 += kLanes) {
+    const int jend = t0 + kLanes;  // keys 0..t0+15 (j > t masked)
+    const I16 tq = lane + t0;      // query position of each lane
+    V16 qv[kD];
+    for (int d = 0; d < kD; ++d) qv[d] = Load16(qt + d * Tp + t0) * scale;
+    // Scores s[t][j] = (scale q_t) . k_j, and their running max per query.
+    V16 mx = neg_inf;
+    for (int j = 0; j < jend; ++j) {
+      const float* kj = kr + j * kD;
+      V16 s = kj[0] * qv[0];
+      for (int d = 1; d < kD; ++d) s += kj[d] * qv[d];
+      if (j > t0) s = tq < j ? neg_inf : s;
+      mx = s > mx ? s : mx;
+      Store16(pt + static_cast<size_t>(j) * Tp + t0, s);
+    }
+    V16 sum = V16{};
+    for (int j = 0; j < jend; ++j) {
+      float* pj = pt + static_cast<size_t>(j) * Tp + t0;
+      const V16 e = ExpV16(Load16(pj) - mx);
+      sum += e;
+      Store16(pj, e);
+    }
+    const V16 inv = 1.0f / sum;
+    // p = e / sum; out_t = sum_j p[t][j] v_j.
+    V16 o[kD];
+    for (int d = 0; d < kD; ++d) o[d] = V16{};
+    for (int j = 0; j < jend; ++j) {
+      float* pj = pt + static_cast<size_t>(j) * Tp + t0;
+      const V16 p = Load16(pj) * inv;
+      Store16(pj, p);
+      const float* vj = vr + j * kD;
+      for (int d = 0; d < kD; ++d) o[d] += vj[d] * p;
+    }
+    for (int l = 0; l < kLanes && t0 + l < T; ++l)
+      for (int d = 0; d < kD; ++d) out[static_cast<size_t>(t0 + l) * HD + d] = o[d][l];
+  }
+}
+
+// Backward of one head (same pointer conventions; pt as written by the
+// forward). With dp[t][j] = dout_t . v_j, delta_t = sum_j p[t][j] dp[t][j]
+// and ds = p (dp - delta) (softmax backward):
+//   dq_t += scale sum_j ds[t][j] k_j     (vectorised over t: 16 queries)
+//   dk_j += scale sum_t ds[t][j] q_t     (vectorised over the kD channels)
+//   dv_j += sum_t p[t][j] dout_t         (vectorised over the kD channels)
+template <int kD>
+LLM_MULTIVERSION void AttentionBackwardFast(float* dq, float* dk, float* dv, const float* dout,
+                                            const float* q, const float* k, const float* v,
+                                            const float* pt, int T, int HD, float* scratch) {
+  using VD = typename FloatVec<kD>::Type;
+  const int Tp = PadTo16(T);
+  const size_t TD = static_cast<size_t>(Tp) * kD;
+  float* qr = scratch;      // (Tp,kD)
+  float* kr = qr + TD;      // (Tp,kD)
+  float* vr = kr + TD;      // (Tp,kD)
+  float* gr = vr + TD;      // (Tp,kD) dout rows
+  float* gt = gr + TD;      // (kD,Tp) dout transposed
+  float* dst = gt + TD;     // (Tp,Tp) dp, then ds, transposed like pt
+  GatherHead(q, T, Tp, HD, kD, qr, nullptr);
+  GatherHead(k, T, Tp, HD, kD, kr, nullptr);
+  GatherHead(v, T, Tp, HD, kD, vr, nullptr);
+  GatherHead(dout, T, Tp, HD, kD, gr, gt);
+  const float scale = 1.0f / std::sqrt(static_cast<float>(kD));
+  // Phase 1, per block of 16 queries: dp, delta, ds (stored in dst) and dq.
+  for (int t0 = 0; t0 < Tp; t0 += kLanes) {
+    const int jend = t0 + kLanes;
+    V16 g[kD];
+    for (int d = 0; d < kD; ++d) g[d] = Load16(gt + d * Tp + t0);
+    V16 delta = V16{};
+    for (int j = 0; j < jend; ++j) {
+      const float* vj = vr + j * kD;
+      V16 dp = vj[0] * g[0];
+      for (int d = 1; d < kD; ++d) dp += vj[d] * g[d];
+      delta += Load16(pt + static_cast<size_t>(j) * Tp + t0) * dp;
+      Store16(dst + static_cast<size_t>(j) * Tp + t0, dp);
+    }
+    V16 a[kD];
+    for (int d = 0; d < kD; ++d) a[d] = V16{};
+    for (int j = 0; j < jend; ++j) {
+      float* dsj = dst + static_cast<size_t>(j) * Tp + t0;
+      const V16 ds = Load16(pt + static_cast<size_t>(j) * Tp + t0) * (Load16(dsj) - delta);
+      Store16(dsj, ds);
+      const float* kj = kr + j * kD;
+      for (int d = 0; d < kD; ++d) a[d] += kj[d] * ds;
+    }
+    for (int l = 0; l < kLanes && t0 + l < T; ++l)
+      for (int d = 0; d < kD; ++d) dq[static_cast<size_t>(t0 + l) * HD + d] += scale * a[d][l];
+  }
+  // Phase 2, per group of 4 keys: dk and dv. Rows j of pt/dst hold valid
+  // entries (zero for t < j) from column (j/16)*16 on.
+  constexpr int kRows = 4;
+  for (int j0 = 0; j0 < T; j0 += kRows) {
+    VD ak[kRows], av[kRows];
+    for (int r = 0; r < kRows; ++r) ak[r] = av[r] = VD{};
+    const float* ds_rows = dst + static_cast<size_t>(j0) * Tp;
+    const float* p_rows = pt + static_cast<size_t>(j0) * Tp;
+    for (int t = j0 / kLanes * kLanes; t < T; ++t) {
+      VD qv, gv;
+      std::memcpy(&qv, qr + t * kD, sizeof(qv));
+      std::memcpy(&gv, gr + t * kD, sizeof(gv));
+      for (int r = 0; r < kRows; ++r) {
+        ak[r] += ds_rows[r * Tp + t] * qv;
+        av[r] += p_rows[r * Tp + t] * gv;
+      }
+    }
+    for (int r = 0; r < kRows && j0 + r < T; ++r) {
+      float* dkj = dk + static_cast<size_t>(j0 + r) * HD;
+      float* dvj = dv + static_cast<size_t>(j0 + r) * HD;
+      for (int d = 0; d < kD; ++d) {
+        dkj[d] += scale * ak[r][d];
+        dvj[d] += av[r][d];
+      }
+    }
+  }
+}
 
 LLM_MULTIVERSION
 void AttentionForwardItem(float* out, float* probs, const float* q, const float* k, const float* v,
@@ -297,21 +514,44 @@ void RunItems(ThreadPool* pool, int64_t n, const ThreadPool::RangeFn& fn) {
   }
 }
 
+bool HasFastAttention(int D) { return D == 4 || D == 8 || D == 16; }
+
 }  // namespace
+
+size_t attention_probs_size(int B, int H, int T) {
+  const size_t Tp = PadTo16(T);
+  return static_cast<size_t>(B) * H * Tp * Tp;
+}
 
 void attention_forward(float* out, float* probs, const float* q, const float* k, const float* v,
                        int B, int T, int H, int D, ThreadPool* pool) {
   const int HD = H * D;
+  const size_t head_probs = static_cast<size_t>(PadTo16(T)) * PadTo16(T);
   RunItems(pool, static_cast<int64_t>(B) * H, [&](int64_t begin, int64_t end, int) {
-    std::vector<float> scratch(static_cast<size_t>(2 * D + 1) * T);
-    float* kt = scratch.data();                        // (D,T)
-    float* vt = kt + static_cast<size_t>(D) * T;       // (D,T)
-    float* s = vt + static_cast<size_t>(D) * T;        // (T)
+    const bool fast = HasFastAttention(D);
+    std::vector<float> scratch(fast ? FastScratchFloats(PadTo16(T), D)
+                                    : static_cast<size_t>(2 * D + 1) * T);
     for (int64_t item = begin; item < end; ++item) {
       const int b = static_cast<int>(item / H), h = static_cast<int>(item % H);
       const size_t off = static_cast<size_t>(b) * T * HD + static_cast<size_t>(h) * D;
-      AttentionForwardItem(out + off, probs + static_cast<size_t>(item) * T * T, q + off, k + off,
-                           v + off, T, HD, D, kt, vt, s);
+      float* p = probs + static_cast<size_t>(item) * head_probs;
+      switch (fast ? D : 0) {
+        case 4:
+          AttentionForwardFast<4>(out + off, p, q + off, k + off, v + off, T, HD, scratch.data());
+          break;
+        case 8:
+          AttentionForwardFast<8>(out + off, p, q + off, k + off, v + off, T, HD, scratch.data());
+          break;
+        case 16:
+          AttentionForwardFast<16>(out + off, p, q + off, k + off, v + off, T, HD, scratch.data());
+          break;
+        default: {
+          float* kt = scratch.data();                   // (D,T)
+          float* vt = kt + static_cast<size_t>(D) * T;  // (D,T)
+          float* s = vt + static_cast<size_t>(D) * T;   // (T)
+          AttentionForwardItem(out + off, p, q + off, k + off, v + off, T, HD, D, kt, vt, s);
+        }
+      }
     }
   });
 }
@@ -320,19 +560,38 @@ void attention_backward(float* dq, float* dk, float* dv, const float* dout, cons
                         const float* k, const float* v, const float* probs, int B, int T, int H,
                         int D, ThreadPool* pool) {
   const int HD = H * D;
+  const size_t head_probs = static_cast<size_t>(PadTo16(T)) * PadTo16(T);
   RunItems(pool, static_cast<int64_t>(B) * H, [&](int64_t begin, int64_t end, int) {
-    std::vector<float> scratch(static_cast<size_t>(4 * D + 1) * T);
-    float* kt = scratch.data();                     // (D,T)
-    float* vt = kt + static_cast<size_t>(D) * T;    // (D,T)
-    float* dkt = vt + static_cast<size_t>(D) * T;   // (D,T)
-    float* dvt = dkt + static_cast<size_t>(D) * T;  // (D,T)
-    float* dp = dvt + static_cast<size_t>(D) * T;   // (T)
+    const bool fast = HasFastAttention(D);
+    std::vector<float> scratch(fast ? FastScratchFloats(PadTo16(T), D)
+                                    : static_cast<size_t>(4 * D + 1) * T);
     for (int64_t item = begin; item < end; ++item) {
       const int b = static_cast<int>(item / H), h = static_cast<int>(item % H);
       const size_t off = static_cast<size_t>(b) * T * HD + static_cast<size_t>(h) * D;
-      AttentionBackwardItem(dq + off, dk + off, dv + off, dout + off, q + off, k + off, v + off,
-                            probs + static_cast<size_t>(item) * T * T, T, HD, D, kt, vt, dkt, dvt,
-                            dp);
+      const float* p = probs + static_cast<size_t>(item) * head_probs;
+      switch (fast ? D : 0) {
+        case 4:
+          AttentionBackwardFast<4>(dq + off, dk + off, dv + off, dout + off, q + off, k + off,
+                                   v + off, p, T, HD, scratch.data());
+          break;
+        case 8:
+          AttentionBackwardFast<8>(dq + off, dk + off, dv + off, dout + off, q + off, k + off,
+                                   v + off, p, T, HD, scratch.data());
+          break;
+        case 16:
+          AttentionBackwardFast<16>(dq + off, dk + off, dv + off, dout + off, q + off, k + off,
+                                    v + off, p, T, HD, scratch.data());
+          break;
+        default: {
+          float* kt = scratch.data();                     // (D,T)
+          float* vt = kt + static_cast<size_t>(D) * T;    // (D,T)
+          float* dkt = vt + static_cast<size_t>(D) * T;   // (D,T)
+          float* dvt = dkt + static_cast<size_t>(D) * T;  // (D,T)
+          float* dp = dvt + static_cast<size_t>(D) * T;   // (T)
+          AttentionBackwardItem(dq + off, dk + off, dv + off, dout + off, q + off, k + off, v + off,
+                                p, T, HD, D, kt, vt, dkt, dvt, dp);
+        }
+      }
     }
   });
 }

@@ -86,10 +86,13 @@ void matmul_backward(float* dx,          // (N,IC)  +=
 // For each batch b and head h (columns [h*D, (h+1)*D) of q/k/v/out):
 //   s[t,j] = q_t . k_j / sqrt(D) for j <= t (j > t masked out),
 //   p[t,:] = softmax(s[t,:]),  out_t = sum_j p[t,j] v_j.
-// probs keeps p for the backward pass (entries j > t are left unspecified).
-// pool may be null (single-threaded).
+// probs keeps p for the backward pass in an internal layout: it must hold
+// attention_probs_size(B, H, T) floats (B*H*T*T rounded up per head to
+// multiples of 16 in T). pool may be null (single-threaded).
+// Floats needed by the `probs` buffer of attention_forward/backward.
+size_t attention_probs_size(int B, int H, int T);
 void attention_forward(float* out,       // (B,T,H*D)
-                       float* probs,     // (B,H,T,T)
+                       float* probs,     // attention_probs_size(B,H,T)
                        const float* q,   // (B,T,H*D)
                        const float* k,   // (B,T,H*D)
                        const float* v,   // (B,T,H*D)
@@ -101,7 +104,7 @@ void attention_backward(float* dq,          // (B,T,H*D) +=
                         const float* q,     // (B,T,H*D)
                         const float* k,     // (B,T,H*D)
                         const float* v,     // (B,T,H*D)
-                        const float* probs, // (B,H,T,T)
+                        const float* probs, // as left by attention_forward
                         int B, int T, int H, int D, ThreadPool* pool);
 
 // --- activations (element-wise over n values) ------------------------------------

@@ -62,7 +62,7 @@ struct Transformer::Acts {
     float* q;          // (N,HD)
     float* k;          // (N,HD)
     float* v;          // (N,HD)
-    float* probs;      // (B,H,T,T)
+    float* probs;      // attention_probs_size(B,H,T)
     float* att;        // (N,HD) heads concatenated
     float* resid_mid;  // (N,C)  x + MHA(LN1(x))
     float* ln2;        // (N,C)
@@ -157,7 +157,8 @@ void Transformer::EnsureActs(int B, int T) {
   const size_t N = size_t{1} * B * T, C = config_.d_model, H = config_.n_heads,
                HD = H * config_.d_head, F = config_.d_ff, V = config_.vocab_size;
   const size_t L = config_.n_blocks, R = kLossChunkRows;
-  const size_t per_block = 3 * N * C + 4 * N + 4 * N * HD + size_t{1} * B * H * T * T + 2 * N * F;
+  const size_t per_block =
+      3 * N * C + 4 * N + 4 * N * HD + attention_probs_size(B, H, T) + 2 * N * F;
   const size_t total = (L + 1) * N * C + L * per_block + N * C + 2 * N + R * V + 2 * R * (C + 1) +
                        3 * N * C + 4 * N * HD + 2 * N * F;
   a.arena.assign(total, 0.0f);
@@ -176,7 +177,7 @@ void Transformer::EnsureActs(int B, int T) {
     b.q = take(N * HD);
     b.k = take(N * HD);
     b.v = take(N * HD);
-    b.probs = take(size_t{1} * B * H * T * T);
+    b.probs = take(attention_probs_size(B, H, T));
     b.att = take(N * HD);
     b.resid_mid = take(N * C);
     b.ln2 = take(N * C);
