@@ -634,27 +634,58 @@ void gelu_backward(float* dx, const float* dout, const float* x, size_t n) {
 
 namespace {
 
+// Rows vectorised 16 floats at a time with independent lanes (a plain
+// max/sum reduction loop would be a serial dependency chain).
 LLM_MULTIVERSION
 double SoftmaxXentRows(float* logits, const int32_t* targets, int64_t begin, int64_t end, int V,
                        float dscale, bool backward) {
+  const int V16end = V / kLanes * kLanes;
   double loss = 0.0;
   for (int64_t i = begin; i < end; ++i) {
     float* row = logits + static_cast<size_t>(i) * V;  // (V)
     const int32_t target = targets[i];
+    // Pass 1: max.
+    V16 m0 = V16{} - std::numeric_limits<float>::infinity(), m1 = m0;
+    int j = 0;
+    for (; j + 2 * kLanes <= V; j += 2 * kLanes) {
+      const V16 a = Load16(row + j), b = Load16(row + j + kLanes);
+      m0 = a > m0 ? a : m0;
+      m1 = b > m1 ? b : m1;
+    }
+    m0 = m1 > m0 ? m1 : m0;
     float mx = -std::numeric_limits<float>::infinity();
-#pragma omp simd reduction(max : mx)
-    for (int j = 0; j < V; ++j) mx = std::max(mx, row[j]);
+    for (int l = 0; l < kLanes; ++l) mx = std::max(mx, m0[l]);
+    for (; j < V; ++j) mx = std::max(mx, row[j]);
     const float target_logit = row[target];
+    // Pass 2: e = exp(x - max) in place, and their sum.
+    V16 s0 = V16{}, s1 = V16{};
+    j = 0;
+    for (; j + 2 * kLanes <= V; j += 2 * kLanes) {
+      const V16 a = ExpV16(Load16(row + j) - mx), b = ExpV16(Load16(row + j + kLanes) - mx);
+      Store16(row + j, a);
+      Store16(row + j + kLanes, b);
+      s0 += a;
+      s1 += b;
+    }
+    for (; j < V16end; j += kLanes) {
+      const V16 a = ExpV16(Load16(row + j) - mx);
+      Store16(row + j, a);
+      s0 += a;
+    }
+    s0 += s1;
     float sum = 0.0f;
-#pragma omp simd reduction(+ : sum)
-    for (int j = 0; j < V; ++j) {
+    for (int l = 0; l < kLanes; ++l) sum += s0[l];
+    for (; j < V; ++j) {
       row[j] = ExpInline(row[j] - mx);
       sum += row[j];
     }
     loss += std::log(static_cast<double>(sum)) + mx - target_logit;
     if (backward) {
+      // Pass 3: dlogits = softmax * dscale - onehot * dscale.
       const float k = dscale / sum;
-      for (int j = 0; j < V; ++j) row[j] *= k;
+      j = 0;
+      for (; j < V16end; j += kLanes) Store16(row + j, Load16(row + j) * k);
+      for (; j < V; ++j) row[j] *= k;
       row[target] -= dscale;
     }
   }
