@@ -104,23 +104,23 @@ void Sequence::Reset() {
 // ---------------------------------------------------------------- Workspace
 
 void Workspace::Reserve(const ModelConfig& c, int rows, int logit_rows) {
+  // Sizes depend on the config as well as the row count (a Workspace, e.g.
+  // the thread_local one, may serve models of different shapes), so each
+  // buffer is grown to what this call needs; it never shrinks.
   const size_t C = c.d_model, HD = static_cast<size_t>(c.n_heads) * c.d_head, F = c.d_ff;
-  if (rows > rows_) {
-    rows_ = rows;
-    x_.resize(rows * C);
-    ln_.resize(rows * C);
-    q_.resize(rows * HD);
-    k_.resize(rows * HD);
-    v_.resize(rows * HD);
-    att_.resize(rows * HD);
-    ff_.resize(rows * F);
-  }
-  if (scores_.size() < static_cast<size_t>(c.n_heads) * c.context)
-    scores_.resize(static_cast<size_t>(c.n_heads) * c.context);
-  if (logit_rows > logit_rows_) {
-    logit_rows_ = logit_rows;
-    logits_.resize(static_cast<size_t>(logit_rows) * c.vocab_size);
-  }
+  const size_t r = static_cast<size_t>(rows);
+  auto grow = [](std::vector<float>& v, size_t n) {
+    if (v.size() < n) v.resize(n);
+  };
+  grow(x_, r * C);
+  grow(ln_, r * C);
+  grow(q_, r * HD);
+  grow(k_, r * HD);
+  grow(v_, r * HD);
+  grow(att_, r * HD);
+  grow(ff_, r * F);
+  grow(scores_, static_cast<size_t>(c.context));
+  grow(logits_, static_cast<size_t>(logit_rows) * c.vocab_size);
 }
 
 // ---------------------------------------------------------------- InferenceModel

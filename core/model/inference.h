@@ -113,7 +113,8 @@ class Sequence {
 };
 
 // Scratch activations for Prefill / DecodeStep. Grows to the largest batch
-// seen and is then reused without allocation. One per thread.
+// (and model shape) seen and is then reused without allocation. May be used
+// with several models, one call at a time. One per thread.
 class Workspace {
  public:
   Workspace() = default;
@@ -123,7 +124,6 @@ class Workspace {
  private:
   friend class InferenceModel;
   void Reserve(const ModelConfig& c, int rows, int logit_rows);
-  int rows_ = 0, logit_rows_ = 0;
   std::vector<float> x_;       // (rows, C) residual stream
   std::vector<float> ln_;      // (rows, C) LayerNorm output
   std::vector<float> q_;       // (rows, HD)

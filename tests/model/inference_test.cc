@@ -429,6 +429,33 @@ TEST(InferenceTest, GeneratorGreedyFollowsArgmaxOfFullForward) {
   EXPECT_EQ(*r1, *r2);
 }
 
+// One Workspace (like the thread_local default) serving models of different
+// shapes: buffers must grow with the model's widths, not only the row count.
+TEST(InferenceTest, WorkspaceServesModelsOfDifferentShapes) {
+  Workspace ws;
+  Fixture small(TinyConfig(16), 14);
+  ModelConfig wide_config = TinyConfig(16);
+  wide_config.d_model = 40;
+  wide_config.d_ff = 100;
+  wide_config.vocab_size = 300;
+  Fixture wide(wide_config, 15);
+  auto a = small.NewSeq();
+  std::vector<int32_t> long_prompt = RandomTokens(12, small.config.vocab_size, 17);
+  ASSERT_TRUE(small.model->Prefill(*a, long_prompt, &ws).ok());
+  auto b = wide.NewSeq();
+  std::vector<int32_t> short_prompt = RandomTokens(3, wide_config.vocab_size, 18);
+  ASSERT_TRUE(wide.model->Prefill(*b, short_prompt, &ws).ok());
+  ExpectLogitsNear(b->logits(), NaiveForward(wide_config, wide.params, short_prompt), 1e-4, "wide");
+  Sequence* seqs[2] = {b.get(), nullptr};
+  auto c = wide.NewSeq();
+  ASSERT_TRUE(wide.model->Prefill(*c, short_prompt, &ws).ok());
+  seqs[1] = c.get();
+  ASSERT_TRUE(wide.model->DecodeStep(seqs, {1, 2}, &ws).ok());
+  std::vector<int32_t> next = short_prompt;
+  next.push_back(2);
+  ExpectLogitsNear(c->logits(), NaiveForward(wide_config, wide.params, next), 1e-4, "wide batch");
+}
+
 TEST(InferenceTest, InvalidInputsAreRejected) {
   Fixture f(TinyConfig(8), 12);
   EXPECT_EQ(InferenceModel::Create(f.config, std::vector<float>(5)).status().code(),
