@@ -422,6 +422,10 @@ int main(int argc, char** argv) {
     if (s.empty()) return usage_error("--stop must not be empty");
 
   // Block the signals before gRPC starts threads; SignalLoop receives them.
+  // (An inherited SIG_IGN would make the kernel drop them even while
+  // blocked, so restore the default disposition first.)
+  std::signal(SIGINT, SIG_DFL);
+  std::signal(SIGTERM, SIG_DFL);
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
