@@ -24,10 +24,15 @@ add_test(NAME deploy_nginx_lb
   COMMAND /usr/bin/python3 ${CMAKE_SOURCE_DIR}/tests/deploy/nginx_lb_test.py
   WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
 
-set_tests_properties(deploy_compose_structure deploy_scripts deploy_nginx_lb PROPERTIES
+# Zero-downtime model upgrade behind nginx (new replicas, reload, drain old).
+add_test(NAME deploy_nginx_upgrade
+  COMMAND /usr/bin/python3 ${CMAKE_SOURCE_DIR}/tests/deploy/nginx_upgrade_test.py
+  WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
+
+set_tests_properties(deploy_compose_structure deploy_scripts deploy_nginx_lb deploy_nginx_upgrade PROPERTIES
   ENVIRONMENT "${_deploy_env}"
   SKIP_RETURN_CODE 77
   LABELS deploy)
 set_tests_properties(deploy_compose_structure PROPERTIES TIMEOUT 60)
 set_tests_properties(deploy_scripts PROPERTIES TIMEOUT 180)
-set_tests_properties(deploy_nginx_lb PROPERTIES TIMEOUT 180)
+set_tests_properties(deploy_nginx_lb deploy_nginx_upgrade PROPERTIES TIMEOUT 180)

@@ -9,6 +9,7 @@ proto/ at test time.
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -168,3 +169,93 @@ def generate_stubs(out_dir):
     sys.path.insert(0, out_dir)
     from llm.v1 import llm_pb2, llm_pb2_grpc  # pylint: disable=import-outside-toplevel
     return llm_pb2, llm_pb2_grpc
+
+
+def rewrite_nginx_conf(conf, replica_ports, listen_port):
+    """docker/nginx.conf with the upstream's server lines replaced by loopback
+    replicas (keeping their parameters) and the listen port replaced.
+    Everything else is kept byte for byte (asserted)."""
+    up = re.search(r"(upstream\s+llm_servers\s*\{)(.*?)(\n\s*\})", conf, re.S)
+    assert up, "docker/nginx.conf has no `upstream llm_servers { ... }` block"
+    body = up.group(2)
+    server_line = re.compile(r"^([ \t]*)server[ \t]+\S+:\d+([^;\n]*);[ \t]*\n", re.M)
+    first = server_line.search(body)
+    assert first, "the upstream block lists no `server HOST:PORT ...;` line"
+    indent, params = first.group(1), first.group(2)
+    new_lines = "".join(f"{indent}server 127.0.0.1:{p}{params};\n" for p in replica_ports)
+    # The first server line becomes the replica list; the others go.
+    new_body = server_line.sub(lambda m: new_lines if m.start() == first.start() else "", body)
+    out = conf[:up.start(2)] + new_body + conf[up.end(2):]
+    out, n = re.subn(r"listen\s+\d+(\s+http2)?;", f"listen 127.0.0.1:{listen_port} http2;", out)
+    assert n == 1, f"expected one `listen PORT http2;` line, found {n}"
+    # Only the upstream's server lines and the listen line may differ.
+    changed = set(conf.splitlines()) ^ set(out.splitlines())
+    for line in changed:
+        s = line.strip()
+        assert s == "" or s.startswith("server ") or s.startswith("listen "), f"unexpected change: {line!r}"
+    return out
+
+
+def nginx_binary():
+    """Path of nginx; skips if it is not installed."""
+    path = shutil.which("nginx") or ("/usr/sbin/nginx" if os.access("/usr/sbin/nginx", os.X_OK) else None)
+    if not path:
+        skip("nginx is not installed (Debian package nginx-light, scripts/install_deps.sh)")
+    return path
+
+
+class Nginx:
+    """nginx in the foreground with docker/nginx.conf rewritten to the given
+    loopback replica ports, all its files under PREFIX (as the `lb` image
+    runs it: nginx -p PREFIX -c CONF -e stderr -g 'daemon off;')."""
+
+    def __init__(self, prefix, replica_ports):
+        self.nginx = nginx_binary()
+        with open(os.path.join(SOURCE_DIR, "docker", "nginx.conf")) as f:
+            self.original = f.read()
+        self.prefix = prefix
+        os.makedirs(prefix, exist_ok=True)
+        self.conf = os.path.join(prefix, "nginx.conf")
+        self.log_path = os.path.join(prefix, "nginx.log")
+        self.proc = None
+        for _ in range(3):  # the free port may be taken in between: retry
+            self.port = free_port()
+            self.write_conf(replica_ports)
+            run(self.base() + ["-t", "-g", "daemon off;"], timeout=30)
+            self.log = open(self.log_path, "a")
+            self.proc = subprocess.Popen(self.base() + ["-g", "daemon off;"], stdout=self.log,
+                                         stderr=subprocess.STDOUT)
+            if wait_port(self.port, self.proc):
+                return
+            self.proc.wait(timeout=10)
+            self.log.close()
+        raise AssertionError(f"nginx did not start:\n{self.log_text()}")
+
+    def base(self):
+        return [self.nginx, "-p", self.prefix + "/", "-c", self.conf, "-e", "stderr"]
+
+    def write_conf(self, replica_ports):
+        with open(self.conf, "w") as f:
+            f.write(rewrite_nginx_conf(self.original, replica_ports, self.port))
+
+    def reload(self, replica_ports):
+        """New upstream list, checked with -t, then SIGHUP (= nginx -s reload):
+        new workers take new calls, old ones finish theirs and exit."""
+        self.write_conf(replica_ports)
+        run(self.base() + ["-t", "-g", "daemon off;"], timeout=30)
+        self.proc.send_signal(signal.SIGHUP)
+
+    def log_text(self):
+        with open(self.log_path) as f:
+            return f.read()
+
+    def stop(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGQUIT)  # graceful
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self.proc is not None:
+            self.log.close()

@@ -36,42 +36,15 @@ import deploy_util as du  # noqa: E402
 N_REPLICAS = 3
 
 
-def rewrite_nginx_conf(conf, replica_ports, listen_port):
-    """docker/nginx.conf with the upstream's server lines replaced by loopback
-    replicas (keeping their parameters) and the listen port replaced.
-    Everything else is kept byte for byte (asserted)."""
-    up = re.search(r"(upstream\s+llm_servers\s*\{)(.*?)(\n\s*\})", conf, re.S)
-    assert up, "docker/nginx.conf has no `upstream llm_servers { ... }` block"
-    body = up.group(2)
-    server_line = re.compile(r"^([ \t]*)server[ \t]+\S+:\d+([^;\n]*);[ \t]*\n", re.M)
-    first = server_line.search(body)
-    assert first, "the upstream block lists no `server HOST:PORT ...;` line"
-    indent, params = first.group(1), first.group(2)
-    new_lines = "".join(f"{indent}server 127.0.0.1:{p}{params};\n" for p in replica_ports)
-    # The first server line becomes the replica list; the others go.
-    new_body = server_line.sub(lambda m: new_lines if m.start() == first.start() else "", body)
-    out = conf[:up.start(2)] + new_body + conf[up.end(2):]
-    out, n = re.subn(r"listen\s+\d+(\s+http2)?;", f"listen 127.0.0.1:{listen_port} http2;", out)
-    assert n == 1, f"expected one `listen PORT http2;` line, found {n}"
-    # Only the upstream's server lines and the listen line may differ.
-    changed = set(conf.splitlines()) ^ set(out.splitlines())
-    for line in changed:
-        s = line.strip()
-        assert s == "" or s.startswith("server ") or s.startswith("listen "), f"unexpected change: {line!r}"
-    return out
-
-
 def main():
-    nginx = shutil.which("nginx") or ("/usr/sbin/nginx" if os.access("/usr/sbin/nginx", os.X_OK) else None)
-    if not nginx:
-        du.skip("nginx is not installed (Debian package nginx-light, scripts/install_deps.sh)")
+    du.nginx_binary()
     client_bin = du.binary("client/llm_client")
     du.binary("server/llm_server")
     import grpc  # noqa: E402 (after the skip checks)
 
     tmp = tempfile.mkdtemp(prefix="llm_nginx_lb_")
     servers = []
-    nginx_proc = None
+    lb_proc = None
     ok = False
     try:
         assets = os.path.join(tmp, "assets")
@@ -86,25 +59,8 @@ def main():
 
         llm_pb2, llm_pb2_grpc = du.generate_stubs(os.path.join(tmp, "gen"))
 
-        with open(os.path.join(du.SOURCE_DIR, "docker", "nginx.conf")) as f:
-            original = f.read()
-        prefix = os.path.join(tmp, "nginx")
-        os.makedirs(prefix)
-        conf_path = os.path.join(prefix, "nginx.conf")
-        for attempt in range(3):  # the free port may be taken in between: retry
-            lb_port = du.free_port()
-            with open(conf_path, "w") as f:
-                f.write(rewrite_nginx_conf(original, ports, lb_port))
-            base = [nginx, "-p", prefix + "/", "-c", conf_path, "-e", "stderr"]
-            du.run(base + ["-t", "-g", "daemon off;"], timeout=30)
-            nginx_log = open(os.path.join(tmp, f"nginx{attempt}.log"), "w")
-            nginx_proc = subprocess.Popen(base + ["-g", "daemon off;"], stdout=nginx_log,
-                                          stderr=subprocess.STDOUT)
-            if du.wait_port(lb_port, nginx_proc):
-                break
-            nginx_proc.wait(timeout=10)
-            nginx_proc = None
-        assert nginx_proc is not None, "nginx did not start"
+        lb_proc = du.Nginx(os.path.join(tmp, "nginx"), ports)
+        lb_port = lb_proc.port
         print("nginx on port", lb_port)
 
         lb = grpc.insecure_channel(f"127.0.0.1:{lb_port}")
@@ -183,14 +139,11 @@ def main():
     finally:
         for s in servers:
             s.stop()
-        if nginx_proc is not None and nginx_proc.poll() is None:
-            nginx_proc.send_signal(signal.SIGQUIT)
-            try:
-                nginx_proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                nginx_proc.kill()
-                nginx_proc.wait()
+        if lb_proc is not None:
+            lb_proc.stop()
         if not ok:
+            if lb_proc is not None:
+                print(f"--- nginx\n{lb_proc.log_text()[-3000:]}")
             for name in sorted(os.listdir(tmp)):
                 if name.endswith(".log"):
                     with open(os.path.join(tmp, name)) as f:

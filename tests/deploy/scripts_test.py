@@ -100,6 +100,7 @@ def main():
         proc = subprocess.Popen(["sh", os.path.join(SRC, "docker", "server-entrypoint.sh"), "--port", "0",
                                  "--threads", "1"], stdout=subprocess.PIPE, stderr=log, text=True, env=senv)
         port = du.wait_listening(proc, log_path)
+        assert port != 50051, "the extra --port 0 did not override LLM_PORT"
         exe = os.path.realpath(f"/proc/{proc.pid}/exe")
         assert os.path.basename(exe) == "llm_server", f"PID {proc.pid} is {exe}: the script did not exec"
 
