@@ -43,12 +43,16 @@ absl::StatusOr<std::string> ReadFile(const std::string& path) {
     ::close(fd);
     return absl::InvalidArgumentError(absl::StrCat("'", path, "' is a directory, not a file"));
   }
+  // Read the size fstat reported, then keep reading in case the file grew
+  // (or is a pipe/proc file reporting 0); the common case allocates once.
   std::string out;
   out.resize(static_cast<size_t>(st.st_size));
   size_t done = 0;
+  char extra[65536];
   while (true) {
-    if (done == out.size()) out.resize(out.size() + 65536);
-    ssize_t n = ::read(fd, out.data() + done, out.size() - done);
+    char* dst = done < out.size() ? out.data() + done : extra;
+    size_t room = done < out.size() ? out.size() - done : sizeof(extra);
+    ssize_t n = ::read(fd, dst, room);
     if (n < 0) {
       if (errno == EINTR) continue;
       int err = errno;
@@ -56,6 +60,10 @@ absl::StatusOr<std::string> ReadFile(const std::string& path) {
       return ErrnoError("cannot read", path, err);
     }
     if (n == 0) break;
+    if (dst == extra) {
+      out.resize(done);
+      out.append(extra, static_cast<size_t>(n));
+    }
     done += static_cast<size_t>(n);
   }
   ::close(fd);
