@@ -26,9 +26,30 @@
 namespace llm {
 namespace {
 
-// Rows of the unembedding processed at once: the (rows, V) logits chunk is
-// reused, so the full (B*T, V) logits are never materialised.
-constexpr int kLossChunkRows = 128;
+// Rows of the unembedding processed at once by one thread: the (rows, V)
+// logits chunk (64 x 10256 floats = 2.6 MB for the default model) is reused,
+// so the full (B*T, V) logits are never materialised. Measured: 48-128 rows
+// cost the same; below ~24 rows the small-K dW updates get slower.
+constexpr int kLossChunkRows = 64;
+
+// While a Transformer runs its own pool, every BLAS call must be
+// single-threaded (each pool thread calls sgemm on its share of the rows);
+// otherwise OpenBLAS's threads and the pool's fight over the cores. Sets
+// OpenBLAS to 1 thread for the guard's lifetime if it was using more.
+class SingleThreadedBlas {
+ public:
+  explicit SingleThreadedBlas(int threads) : threads_(threads) {
+    if (threads_ > 1) openblas_set_num_threads(1);
+  }
+  ~SingleThreadedBlas() {
+    if (threads_ > 1) openblas_set_num_threads(threads_);
+  }
+  SingleThreadedBlas(const SingleThreadedBlas&) = delete;
+  SingleThreadedBlas& operator=(const SingleThreadedBlas&) = delete;
+
+ private:
+  int threads_;
+};
 
 // splitmix64: tiny, portable, well-mixed 64-bit generator.
 struct SplitMix64 {
@@ -76,9 +97,6 @@ struct Transformer::Acts {
   float* lnf;        // (N,C)
   float* lnf_mean;   // (N)
   float* lnf_rstd;   // (N)
-  float* logits;     // (kLossChunkRows, V) reused chunk
-  float* x_aug;      // (kLossChunkRows, C+1) chunk of lnf with a column of ones
-  float* dx_aug;     // (kLossChunkRows, C+1)
   // backward scratch
   float* dresid;     // (N,C)
   float* dln;        // (N,C)
@@ -89,6 +107,15 @@ struct Transformer::Acts {
   float* datt;       // (N,HD)
   float* dfc_act;    // (N,F)
   float* dfc_pre;    // (N,F)
+};
+
+// Per-thread state: thread p handles a contiguous range of batch rows.
+struct Transformer::Part {
+  std::vector<float> logits;  // (kLossChunkRows, V) reused chunk
+  std::vector<float> x_aug;   // (kLossChunkRows, C+1) chunk of lnf with a column of ones
+  std::vector<float> dx_aug;  // (kLossChunkRows, C+1)
+  std::vector<float> grads;   // (num_params) gradient partial; empty for part 0 (uses grads_)
+  bool used = false;          // had rows in the current step
 };
 
 Transformer::Transformer(const ModelConfig& config)
@@ -139,7 +166,9 @@ void Transformer::InitParameters(uint64_t seed) {
 }
 
 size_t Transformer::activation_bytes() const {
-  return acts_ ? acts_->arena.size() * sizeof(float) : 0;
+  size_t floats = acts_ ? acts_->arena.size() : 0;
+  for (const Part& p : parts_) floats += p.logits.size() + p.x_aug.size() + p.dx_aug.size();
+  return floats * sizeof(float);
 }
 
 ThreadPool* Transformer::Pool() {
@@ -155,12 +184,12 @@ void Transformer::EnsureActs(int B, int T) {
   a.B = B;
   a.T = T;
   const size_t N = size_t{1} * B * T, C = config_.d_model, H = config_.n_heads,
-               HD = H * config_.d_head, F = config_.d_ff, V = config_.vocab_size;
-  const size_t L = config_.n_blocks, R = kLossChunkRows;
+               HD = H * config_.d_head, F = config_.d_ff;
+  const size_t L = config_.n_blocks;
   const size_t per_block =
       3 * N * C + 4 * N + 4 * N * HD + attention_probs_size(B, H, T) + 2 * N * F;
-  const size_t total = (L + 1) * N * C + L * per_block + N * C + 2 * N + R * V + 2 * R * (C + 1) +
-                       3 * N * C + 4 * N * HD + 2 * N * F;
+  const size_t total =
+      (L + 1) * N * C + L * per_block + N * C + 2 * N + 3 * N * C + 4 * N * HD + 2 * N * F;
   a.arena.assign(total, 0.0f);
   float* p = a.arena.data();
   auto take = [&](size_t n) {
@@ -189,9 +218,6 @@ void Transformer::EnsureActs(int B, int T) {
   a.lnf = take(N * C);
   a.lnf_mean = take(N);
   a.lnf_rstd = take(N);
-  a.logits = take(R * V);
-  a.x_aug = take(R * (C + 1));
-  a.dx_aug = take(R * (C + 1));
   a.dresid = take(N * C);
   a.dln = take(N * C);
   a.dlnf = take(N * C);
@@ -204,150 +230,234 @@ void Transformer::EnsureActs(int B, int T) {
   LLM_MODEL_CHECK(p == a.arena.data() + total, "activation arena size mismatch");
 }
 
-void Transformer::ForwardTrunk(const int32_t* inputs, int B, int T) {
+void Transformer::EnsureParts(int n) {
+  const size_t R = kLossChunkRows, C = config_.d_model, V = config_.vocab_size;
+  if (parts_.size() != static_cast<size_t>(n)) parts_.resize(n);
+  for (int p = 0; p < n; ++p) {
+    Part& part = parts_[p];
+    part.logits.resize(R * V);
+    part.x_aug.resize(R * (C + 1));
+    part.dx_aug.resize(R * (C + 1));
+  }
+}
+
+void Transformer::CheckTokens(const int32_t* tokens, int B, int T, const char* what) const {
   LLM_MODEL_CHECK(B >= 1 && T >= 1 && T <= config_.context, "B=%d T=%d context=%d", B, T,
                   config_.context);
   const int V = config_.vocab_size;
   for (int i = 0; i < B * T; ++i)
-    LLM_MODEL_CHECK(inputs[i] >= 0 && inputs[i] < V, "input token %d at %d not in [0, %d)",
-                    inputs[i], i, V);
-  EnsureActs(B, T);
+    LLM_MODEL_CHECK(tokens[i] >= 0 && tokens[i] < V, "%s token %d at %d not in [0, %d)", what,
+                    tokens[i], i, V);
+}
+
+void Transformer::ForwardRows(const int32_t* inputs, int b0, int b1, int T) {
   Acts& a = *acts_;
-  ThreadPool* pool = Pool();
-  const int N = B * T, C = config_.d_model, H = config_.n_heads, D = config_.d_head, HD = H * D,
+  const int C = config_.d_model, H = config_.n_heads, D = config_.d_head, HD = H * D,
             F = config_.d_ff;
+  const int n = (b1 - b0) * T;  // rows handled here
+  const size_t r0 = static_cast<size_t>(b0) * T;
+  const size_t probs0 = attention_probs_size(b0, H, T);
   const float* P = params_.data();
-  embedding_forward(a.resid[0], inputs, P + layout_.wte, P + layout_.wpe, B, T, C);
+  embedding_forward(a.resid[0] + r0 * C, inputs + r0, P + layout_.wte, P + layout_.wpe, b1 - b0, T,
+                    C);
   for (int l = 0; l < config_.n_blocks; ++l) {
     const BlockOffsets& o = layout_.blocks[l];
     Acts::Block& b = a.blocks[l];
-    const float* x = a.resid[l];  // (N,C)
+    const float* x = a.resid[l] + r0 * C;  // (n,C)
+    float* ln1 = b.ln1 + r0 * C;
+    float* q = b.q + r0 * HD;
+    float* k = b.k + r0 * HD;
+    float* v = b.v + r0 * HD;
+    float* att = b.att + r0 * HD;
+    float* resid_mid = b.resid_mid + r0 * C;
+    float* ln2 = b.ln2 + r0 * C;
+    float* fc_pre = b.fc_pre + r0 * F;
+    float* fc_act = b.fc_act + r0 * F;
     // x + MHA(LN1(x))
-    layernorm_forward(b.ln1, b.ln1_mean, b.ln1_rstd, x, P + o.ln1_g, P + o.ln1_b, N, C);
-    matmul_forward(b.q, b.ln1, P + o.wq, nullptr, N, C, HD);
-    matmul_forward(b.k, b.ln1, P + o.wk, nullptr, N, C, HD);
-    matmul_forward(b.v, b.ln1, P + o.wv, nullptr, N, C, HD);
-    attention_forward(b.att, b.probs, b.q, b.k, b.v, B, T, H, D, pool);
-    std::memcpy(b.resid_mid, x, sizeof(float) * N * C);
-    matmul_forward(b.resid_mid, b.att, P + o.wo, nullptr, N, HD, C, /*accumulate=*/true);
+    layernorm_forward(ln1, b.ln1_mean + r0, b.ln1_rstd + r0, x, P + o.ln1_g, P + o.ln1_b, n, C);
+    matmul_forward(q, ln1, P + o.wq, nullptr, n, C, HD);
+    matmul_forward(k, ln1, P + o.wk, nullptr, n, C, HD);
+    matmul_forward(v, ln1, P + o.wv, nullptr, n, C, HD);
+    attention_forward(att, b.probs + probs0, q, k, v, b1 - b0, T, H, D, /*pool=*/nullptr);
+    std::memcpy(resid_mid, x, sizeof(float) * n * C);
+    matmul_forward(resid_mid, att, P + o.wo, nullptr, n, HD, C, /*accumulate=*/true);
     // + FFN(LN2(.))
-    layernorm_forward(b.ln2, b.ln2_mean, b.ln2_rstd, b.resid_mid, P + o.ln2_g, P + o.ln2_b, N, C);
-    matmul_forward(b.fc_pre, b.ln2, P + o.w1, P + o.b1, N, C, F);
+    layernorm_forward(ln2, b.ln2_mean + r0, b.ln2_rstd + r0, resid_mid, P + o.ln2_g, P + o.ln2_b, n,
+                      C);
+    matmul_forward(fc_pre, ln2, P + o.w1, P + o.b1, n, C, F);
     if (config_.activation == Activation::kGelu) {
-      gelu_forward(b.fc_act, b.fc_pre, size_t{1} * N * F);
+      gelu_forward(fc_act, fc_pre, size_t{1} * n * F);
     } else {
-      relu_forward(b.fc_act, b.fc_pre, size_t{1} * N * F);
+      relu_forward(fc_act, fc_pre, size_t{1} * n * F);
     }
-    float* out = a.resid[l + 1];
-    std::memcpy(out, b.resid_mid, sizeof(float) * N * C);
-    matmul_forward(out, b.fc_act, P + o.w2, P + o.b2, N, F, C, /*accumulate=*/true);
+    float* out = a.resid[l + 1] + r0 * C;
+    std::memcpy(out, resid_mid, sizeof(float) * n * C);
+    matmul_forward(out, fc_act, P + o.w2, P + o.b2, n, F, C, /*accumulate=*/true);
   }
-  layernorm_forward(a.lnf, a.lnf_mean, a.lnf_rstd, a.resid[config_.n_blocks], P + layout_.lnf_g,
-                    P + layout_.lnf_b, N, C);
+  layernorm_forward(a.lnf + r0 * C, a.lnf_mean + r0, a.lnf_rstd + r0,
+                    a.resid[config_.n_blocks] + r0 * C, P + layout_.lnf_g, P + layout_.lnf_b, n, C);
 }
 
-float Transformer::LossHead(const int32_t* targets, int B, int T, bool backward) {
+double Transformer::LossRows(Part& part, float* G, const int32_t* targets, int row0, int row1,
+                             float dscale, bool backward) {
   Acts& a = *acts_;
-  const int N = B * T, C = config_.d_model, V = config_.vocab_size;
-  for (int i = 0; i < N; ++i)
-    LLM_MODEL_CHECK(targets[i] >= 0 && targets[i] < V, "target token %d at %d not in [0, %d)",
-                    targets[i], i, V);
-  ThreadPool* pool = Pool();
+  const int C = config_.d_model, V = config_.vocab_size;
   // wu (C,V) is immediately followed by bu (V) in the layout, so together they
   // form one (C+1, V) matrix; with a column of ones appended to the LNf output
   // the bias add (and dbu) come out of the same sgemm.
   const float* wu_aug = params_.data() + layout_.wu;  // (C+1,V)
-  float* dwu_aug = grads_.data() + layout_.wu;         // (C+1,V)
+  float* dwu_aug = G + layout_.wu;                     // (C+1,V)
   const int CA = C + 1;
-  const float dscale = 1.0f / static_cast<float>(N);
+  float* logits = part.logits.data();  // (kLossChunkRows,V)
+  float* x_aug = part.x_aug.data();    // (kLossChunkRows,C+1)
+  float* dx_aug = part.dx_aug.data();  // (kLossChunkRows,C+1)
   double loss = 0.0;
-  for (int r0 = 0; r0 < N; r0 += kLossChunkRows) {
-    const int rows = std::min(kLossChunkRows, N - r0);
+  for (int r0 = row0; r0 < row1; r0 += kLossChunkRows) {
+    const int rows = std::min(kLossChunkRows, row1 - r0);
     for (int r = 0; r < rows; ++r) {
-      std::memcpy(a.x_aug + static_cast<size_t>(r) * CA, a.lnf + static_cast<size_t>(r0 + r) * C,
+      std::memcpy(x_aug + static_cast<size_t>(r) * CA, a.lnf + static_cast<size_t>(r0 + r) * C,
                   sizeof(float) * C);
-      a.x_aug[static_cast<size_t>(r) * CA + C] = 1.0f;
+      x_aug[static_cast<size_t>(r) * CA + C] = 1.0f;
     }
     // logits (rows,V) = x_aug (rows,C+1) . wu_aug (C+1,V)
-    matmul_forward(a.logits, a.x_aug, wu_aug, nullptr, rows, CA, V);
-    loss += softmax_xent_forward_backward(a.logits, targets + r0, rows, V, dscale, backward, pool);
+    matmul_forward(logits, x_aug, wu_aug, nullptr, rows, CA, V);
+    loss += softmax_xent_forward_backward(logits, targets + r0, rows, V, dscale, backward,
+                                          /*pool=*/nullptr);
     if (backward) {
-      // a.logits now holds dlogits.
-      std::fill(a.dx_aug, a.dx_aug + static_cast<size_t>(rows) * CA, 0.0f);
-      matmul_backward(a.dx_aug, dwu_aug, nullptr, a.logits, a.x_aug, wu_aug, rows, CA, V);
+      // logits now holds dlogits.
+      std::fill(dx_aug, dx_aug + static_cast<size_t>(rows) * CA, 0.0f);
+      matmul_backward(dx_aug, dwu_aug, nullptr, logits, x_aug, wu_aug, rows, CA, V);
       for (int r = 0; r < rows; ++r)
-        std::memcpy(a.dlnf + static_cast<size_t>(r0 + r) * C, a.dx_aug + static_cast<size_t>(r) * CA,
+        std::memcpy(a.dlnf + static_cast<size_t>(r0 + r) * C, dx_aug + static_cast<size_t>(r) * CA,
                     sizeof(float) * C);
     }
   }
-  return static_cast<float>(loss / N);
-}
-
-void Transformer::BackwardTrunk(const int32_t* inputs, int B, int T) {
-  Acts& a = *acts_;
-  ThreadPool* pool = Pool();
-  const int N = B * T, C = config_.d_model, H = config_.n_heads, D = config_.d_head, HD = H * D,
-            F = config_.d_ff;
-  const float* P = params_.data();
-  float* G = grads_.data();
-  // dresid = d loss / d (final residual stream), via the final LayerNorm.
-  std::fill(a.dresid, a.dresid + size_t{1} * N * C, 0.0f);
-  layernorm_backward(a.dresid, G + layout_.lnf_g, G + layout_.lnf_b, a.dlnf,
-                     a.resid[config_.n_blocks], a.lnf_mean, a.lnf_rstd, P + layout_.lnf_g, N, C);
-  for (int l = config_.n_blocks - 1; l >= 0; --l) {
-    const BlockOffsets& o = layout_.blocks[l];
-    Acts::Block& b = a.blocks[l];
-    // out = resid_mid + fc_act W2 + b2: dresid flows unchanged into resid_mid.
-    std::fill(a.dfc_act, a.dfc_act + size_t{1} * N * F, 0.0f);
-    matmul_backward(a.dfc_act, G + o.w2, G + o.b2, a.dresid, b.fc_act, P + o.w2, N, F, C);
-    std::fill(a.dfc_pre, a.dfc_pre + size_t{1} * N * F, 0.0f);
-    if (config_.activation == Activation::kGelu) {
-      gelu_backward(a.dfc_pre, a.dfc_act, b.fc_pre, size_t{1} * N * F);
-    } else {
-      relu_backward(a.dfc_pre, a.dfc_act, b.fc_pre, size_t{1} * N * F);
-    }
-    std::fill(a.dln, a.dln + size_t{1} * N * C, 0.0f);
-    matmul_backward(a.dln, G + o.w1, G + o.b1, a.dfc_pre, b.ln2, P + o.w1, N, C, F);
-    layernorm_backward(a.dresid, G + o.ln2_g, G + o.ln2_b, a.dln, b.resid_mid, b.ln2_mean,
-                       b.ln2_rstd, P + o.ln2_g, N, C);
-    // resid_mid = x + att Wo
-    std::fill(a.datt, a.datt + size_t{1} * N * HD, 0.0f);
-    matmul_backward(a.datt, G + o.wo, nullptr, a.dresid, b.att, P + o.wo, N, HD, C);
-    std::fill(a.dq, a.dq + size_t{1} * N * HD, 0.0f);
-    std::fill(a.dk, a.dk + size_t{1} * N * HD, 0.0f);
-    std::fill(a.dv, a.dv + size_t{1} * N * HD, 0.0f);
-    attention_backward(a.dq, a.dk, a.dv, a.datt, b.q, b.k, b.v, b.probs, B, T, H, D, pool);
-    std::fill(a.dln, a.dln + size_t{1} * N * C, 0.0f);
-    matmul_backward(a.dln, G + o.wq, nullptr, a.dq, b.ln1, P + o.wq, N, C, HD);
-    matmul_backward(a.dln, G + o.wk, nullptr, a.dk, b.ln1, P + o.wk, N, C, HD);
-    matmul_backward(a.dln, G + o.wv, nullptr, a.dv, b.ln1, P + o.wv, N, C, HD);
-    layernorm_backward(a.dresid, G + o.ln1_g, G + o.ln1_b, a.dln, a.resid[l], b.ln1_mean,
-                       b.ln1_rstd, P + o.ln1_g, N, C);
-  }
-  embedding_backward(G + layout_.wte, G + layout_.wpe, a.dresid, inputs, B, T, C);
-}
-
-float Transformer::ForwardBackward(const int32_t* inputs, const int32_t* targets, int B, int T) {
-  EnableFlushDenormals();
-  ForwardTrunk(inputs, B, T);
-  std::fill(grads_.begin(), grads_.end(), 0.0f);
-  const float loss = LossHead(targets, B, T, /*backward=*/true);
-  BackwardTrunk(inputs, B, T);
   return loss;
 }
 
-float Transformer::ForwardLoss(const int32_t* inputs, const int32_t* targets, int B, int T) {
+void Transformer::BackwardRows(float* G, const int32_t* inputs, int b0, int b1, int T) {
+  Acts& a = *acts_;
+  const int C = config_.d_model, H = config_.n_heads, D = config_.d_head, HD = H * D,
+            F = config_.d_ff;
+  const int n = (b1 - b0) * T;
+  const size_t r0 = static_cast<size_t>(b0) * T;
+  const size_t probs0 = attention_probs_size(b0, H, T);
+  const float* P = params_.data();
+  float* dresid = a.dresid + r0 * C;    // (n,C)
+  float* dln = a.dln + r0 * C;          // (n,C)
+  float* dfc_act = a.dfc_act + r0 * F;  // (n,F)
+  float* dfc_pre = a.dfc_pre + r0 * F;  // (n,F)
+  float* datt = a.datt + r0 * HD;       // (n,HD)
+  float* dq = a.dq + r0 * HD;           // (n,HD)
+  float* dk = a.dk + r0 * HD;           // (n,HD)
+  float* dv = a.dv + r0 * HD;           // (n,HD)
+  // dresid = d loss / d (final residual stream), via the final LayerNorm.
+  std::fill(dresid, dresid + size_t{1} * n * C, 0.0f);
+  layernorm_backward(dresid, G + layout_.lnf_g, G + layout_.lnf_b, a.dlnf + r0 * C,
+                     a.resid[config_.n_blocks] + r0 * C, a.lnf_mean + r0, a.lnf_rstd + r0,
+                     P + layout_.lnf_g, n, C);
+  for (int l = config_.n_blocks - 1; l >= 0; --l) {
+    const BlockOffsets& o = layout_.blocks[l];
+    Acts::Block& b = a.blocks[l];
+    const float* ln1 = b.ln1 + r0 * C;
+    const float* resid_mid = b.resid_mid + r0 * C;
+    // out = resid_mid + fc_act W2 + b2: dresid flows unchanged into resid_mid.
+    std::fill(dfc_act, dfc_act + size_t{1} * n * F, 0.0f);
+    matmul_backward(dfc_act, G + o.w2, G + o.b2, dresid, b.fc_act + r0 * F, P + o.w2, n, F, C);
+    std::fill(dfc_pre, dfc_pre + size_t{1} * n * F, 0.0f);
+    if (config_.activation == Activation::kGelu) {
+      gelu_backward(dfc_pre, dfc_act, b.fc_pre + r0 * F, size_t{1} * n * F);
+    } else {
+      relu_backward(dfc_pre, dfc_act, b.fc_pre + r0 * F, size_t{1} * n * F);
+    }
+    std::fill(dln, dln + size_t{1} * n * C, 0.0f);
+    matmul_backward(dln, G + o.w1, G + o.b1, dfc_pre, b.ln2 + r0 * C, P + o.w1, n, C, F);
+    layernorm_backward(dresid, G + o.ln2_g, G + o.ln2_b, dln, resid_mid, b.ln2_mean + r0,
+                       b.ln2_rstd + r0, P + o.ln2_g, n, C);
+    // resid_mid = x + att Wo
+    std::fill(datt, datt + size_t{1} * n * HD, 0.0f);
+    matmul_backward(datt, G + o.wo, nullptr, dresid, b.att + r0 * HD, P + o.wo, n, HD, C);
+    std::fill(dq, dq + size_t{1} * n * HD, 0.0f);
+    std::fill(dk, dk + size_t{1} * n * HD, 0.0f);
+    std::fill(dv, dv + size_t{1} * n * HD, 0.0f);
+    attention_backward(dq, dk, dv, datt, b.q + r0 * HD, b.k + r0 * HD, b.v + r0 * HD,
+                       b.probs + probs0, b1 - b0, T, H, D, /*pool=*/nullptr);
+    std::fill(dln, dln + size_t{1} * n * C, 0.0f);
+    matmul_backward(dln, G + o.wq, nullptr, dq, ln1, P + o.wq, n, C, HD);
+    matmul_backward(dln, G + o.wk, nullptr, dk, ln1, P + o.wk, n, C, HD);
+    matmul_backward(dln, G + o.wv, nullptr, dv, ln1, P + o.wv, n, C, HD);
+    layernorm_backward(dresid, G + o.ln1_g, G + o.ln1_b, dln, a.resid[l] + r0 * C, b.ln1_mean + r0,
+                       b.ln1_rstd + r0, P + o.ln1_g, n, C);
+  }
+  embedding_backward(G + layout_.wte, G + layout_.wpe, dresid, inputs + r0, b1 - b0, T, C);
+}
+
+float Transformer::Run(const int32_t* inputs, const int32_t* targets, int B, int T, Mode mode,
+                       float* logits_out) {
   EnableFlushDenormals();
-  ForwardTrunk(inputs, B, T);
-  return LossHead(targets, B, T, /*backward=*/false);
+  CheckTokens(inputs, B, T, "input");
+  if (targets != nullptr) CheckTokens(targets, B, T, "target");
+  EnsureActs(B, T);
+  ThreadPool* pool = Pool();
+  const int n_parts = pool->size();
+  EnsureParts(n_parts);
+  const bool backward = mode == Mode::kForwardBackward;
+  const size_t n_params = layout_.total;
+  if (backward) {
+    for (int p = 1; p < n_parts; ++p) parts_[p].grads.resize(n_params);
+  }
+  const int V = config_.vocab_size, C = config_.d_model;
+  const float dscale = 1.0f / static_cast<float>(B * T);
+  std::vector<double> partial_loss(n_parts, 0.0);
+  SingleThreadedBlas blas_guard(n_parts);
+  // Each part runs the whole step for its batch rows [b0, b1); nothing is
+  // shared between parts except read-only parameters.
+  pool->ParallelFor(B, [&](int64_t b0, int64_t b1, int p) {
+    EnableFlushDenormals();
+    Part& part = parts_[p];
+    part.used = true;
+    ForwardRows(inputs, static_cast<int>(b0), static_cast<int>(b1), T);
+    const int row0 = static_cast<int>(b0) * T, row1 = static_cast<int>(b1) * T;
+    if (mode == Mode::kLogits) {
+      const float* P = params_.data();
+      matmul_forward(logits_out + static_cast<size_t>(row0) * V, acts_->lnf + static_cast<size_t>(row0) * C,
+                     P + layout_.wu, P + layout_.bu, row1 - row0, C, V);
+      return;
+    }
+    float* G = p == 0 ? grads_.data() : part.grads.data();
+    if (backward) std::fill(G, G + n_params, 0.0f);
+    partial_loss[p] = LossRows(part, G, targets, row0, row1, dscale, backward);
+    if (backward) BackwardRows(G, inputs, static_cast<int>(b0), static_cast<int>(b1), T);
+  });
+  if (backward) {
+    // grads_ = sum of the parts' gradients, in part order (deterministic for a
+    // fixed thread count), split by index range over the pool.
+    pool->ParallelFor(static_cast<int64_t>(n_params), [&](int64_t i0, int64_t i1, int) {
+      float* g = grads_.data();
+      if (!parts_[0].used) std::fill(g + i0, g + i1, 0.0f);
+      for (int p = 1; p < n_parts; ++p) {
+        if (!parts_[p].used) continue;
+        const float* gp = parts_[p].grads.data();
+        for (int64_t i = i0; i < i1; ++i) g[i] += gp[i];
+      }
+    });
+  }
+  for (Part& part : parts_) part.used = false;
+  double loss = 0.0;
+  for (double l : partial_loss) loss += l;
+  return static_cast<float>(loss / (static_cast<double>(B) * T));
+}
+
+float Transformer::ForwardBackward(const int32_t* inputs, const int32_t* targets, int B, int T) {
+  return Run(inputs, targets, B, T, Mode::kForwardBackward, nullptr);
+}
+
+float Transformer::ForwardLoss(const int32_t* inputs, const int32_t* targets, int B, int T) {
+  return Run(inputs, targets, B, T, Mode::kForwardLoss, nullptr);
 }
 
 void Transformer::ForwardLogits(const int32_t* inputs, int B, int T, float* logits) {
-  EnableFlushDenormals();
-  ForwardTrunk(inputs, B, T);
-  const int N = B * T, C = config_.d_model, V = config_.vocab_size;
-  matmul_forward(logits, acts_->lnf, params_.data() + layout_.wu, params_.data() + layout_.bu, N, C,
-                 V);
+  Run(inputs, nullptr, B, T, Mode::kLogits, logits);
 }
 
 }  // namespace llm

@@ -14,10 +14,14 @@
 // All matrix products go through cblas_sgemm (OpenBLAS).
 //
 // Thread-safety: a Transformer is NOT thread-safe (forward/backward write into
-// internal activation buffers). Internally it uses OpenBLAS's threads for
-// sgemm and, for its own loops (attention, softmax), a pool of
-// openblas_get_num_threads() std::threads (read at every entry point); never
-// OpenMP. Results are deterministic for a fixed thread count.
+// internal activation buffers). Threads: at every entry point it reads
+// n = openblas_get_num_threads() and runs the step on a pool of n std::threads
+// (never OpenMP), each handling a contiguous share of the batch rows end to
+// end (forward, loss, backward) with its own gradient buffer; the buffers are
+// summed in a fixed order at the end. While the pool runs, OpenBLAS is set to
+// 1 thread (restored to n on return) so BLAS threads never compete with the
+// pool: other threads of the process calling BLAS meanwhile run
+// single-threaded. Results are deterministic for a fixed thread count.
 #ifndef LLM_CORE_MODEL_TRANSFORMER_H_
 #define LLM_CORE_MODEL_TRANSFORMER_H_
 
@@ -77,20 +81,32 @@ class Transformer {
 
  private:
   struct Acts;
+  struct Part;
+  enum class Mode { kForwardBackward, kForwardLoss, kLogits };
   void EnsureActs(int B, int T);
-  // Runs embeddings + blocks + final LayerNorm into acts (the part shared by
-  // all entry points).
-  void ForwardTrunk(const int32_t* inputs, int B, int T);
-  // Unembedding + softmax cross-entropy in row chunks; with `backward`, also
-  // fills the unembedding gradients and acts_->dlnf.
-  float LossHead(const int32_t* targets, int B, int T, bool backward);
-  void BackwardTrunk(const int32_t* inputs, int B, int T);
+  void EnsureParts(int n);
+  // CHECKs shape and token ids (`what` names the array in the message).
+  void CheckTokens(const int32_t* tokens, int B, int T, const char* what) const;
+  // The whole step, split by batch rows over the pool; returns the mean loss
+  // (0 for kLogits, which writes logits_out (B,T,V) instead).
+  float Run(const int32_t* inputs, const int32_t* targets, int B, int T, Mode mode,
+            float* logits_out);
+  // Embeddings + blocks + final LayerNorm for batch rows [b0, b1) into acts_.
+  void ForwardRows(const int32_t* inputs, int b0, int b1, int T);
+  // Unembedding + softmax cross-entropy for rows [row0, row1) (of B*T) in
+  // chunks; returns the summed loss. With `backward`, adds the unembedding
+  // gradients into G and writes acts_->dlnf for those rows.
+  double LossRows(Part& part, float* G, const int32_t* targets, int row0, int row1, float dscale,
+                  bool backward);
+  // Backward through the trunk for batch rows [b0, b1), adding into G.
+  void BackwardRows(float* G, const int32_t* inputs, int b0, int b1, int T);
 
   ModelConfig config_;
   ParamLayout layout_;
   std::vector<float> params_;
   std::vector<float> grads_;
   std::unique_ptr<Acts> acts_;
+  std::vector<Part> parts_;  // one per pool thread
   std::unique_ptr<ThreadPool> pool_;
   ThreadPool* Pool();  // sized to openblas_get_num_threads()
 };
