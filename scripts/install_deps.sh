@@ -15,6 +15,9 @@ PACKAGES=(
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   # reference checks (numpy forward-pass check, python gRPC interop, compose parsing)
   python3 python3-numpy python3-regex python3-grpcio python3-grpc-tools python3-yaml
+  # sanitizer builds and libFuzzer targets (scripts/test_sanitizers.sh);
+  # llvm provides llvm-symbolizer for readable sanitizer stack traces
+  clang libclang-rt-14-dev llvm
   # tools used by integration tests
   nginx-light openssl tmux procps time
 )

@@ -187,8 +187,11 @@ void Tokenizer::BuildTrainedCache() {
 
 void Tokenizer::AddTrainedPieces(std::vector<std::pair<std::string, std::vector<int32_t>>> pieces) {
   for (auto& [piece, tokens] : pieces) {
+    // (A named reference, not the binding itself, is captured: clang 14, used
+    // for the fuzz build, cannot capture structured bindings.)
+    const std::string& key = piece;
     auto it = std::find_if(extra_pieces_.begin(), extra_pieces_.end(),
-                           [&](const auto& e) { return e.first == piece; });
+                           [&](const auto& e) { return e.first == key; });
     if (it != extra_pieces_.end()) {
       it->second = std::move(tokens);  // dict update: keeps its position
     } else {
@@ -335,8 +338,12 @@ void Tokenizer::EncodePiece(std::string_view piece, std::vector<int32_t>* out) c
     out->insert(out->end(), p, p + it->second.length);
     return;
   }
+  // Rank-based (tiktoken) vocabularies hold most frequent pieces whole (the
+  // lookup above), and BPE of a short piece costs less than an LRU miss
+  // (hash, lock, key copy, eviction): only longer pieces use the LRU there.
+  const size_t min_cached = rank_based_ ? kMinCachedRankPieceBytes : 0;
   const bool cacheable = opts_.use_cache && opts_.lru_capacity > 0 &&
-                         piece.size() <= kMaxCachedPieceBytes;
+                         piece.size() <= kMaxCachedPieceBytes && piece.size() >= min_cached;
   if (cacheable && lru_->Lookup(piece, out)) return;
   const size_t start = out->size();
   Bpe(piece, kNoRank, out);
