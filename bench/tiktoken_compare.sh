@@ -36,7 +36,7 @@ done
 if [ -z "$TEXTS" ]; then
   SHAKESPEARE=$ROOT/../shared/data/shakespeare.txt
   [ -f "$ROOT/assets/text/raw.txt" ] && SHAKESPEARE=$ROOT/assets/text/raw.txt
-  /usr/bin/python3 "$ROOT/scripts/gen_tiktoken_corpus.py" "$WORK/mixed.txt" --sources "$ROOT" 2>/dev/null
+  /usr/bin/python3 "$ROOT/scripts/gen_tiktoken_corpus.py" "$WORK/mixed.txt" --shakespeare "$SHAKESPEARE" --sources "$ROOT" 2>/dev/null
   TEXTS="$SHAKESPEARE $WORK/mixed.txt"
 fi
 OUT=$WORK/results.jsonl

@@ -202,6 +202,8 @@ class Tokenizer {
   static constexpr size_t kSmallPieceBytes = 128;
   // Pieces longer than this are not stored in the runtime LRU cache.
   static constexpr size_t kMaxCachedPieceBytes = 256;
+  // Rank-based tokenizers: shorter pieces bypass the runtime LRU cache.
+  static constexpr size_t kMinCachedRankPieceBytes = 16;
 
   Tokenizer(std::string pattern, TokenizerOptions opts);
   // Creates the pre-tokenizer and the LRU cache; builds the trained cache.
