@@ -214,6 +214,9 @@ void matmul_backward(float* dx, float* dw, float* db, const float* dout, const f
 // query block [t0, t0+16), only keys j < t0+16 and masking j > t inside the
 // diagonal block. Sequence lengths are padded to Tp = a multiple of 16 with
 // zero rows (padded keys are always masked; padded queries are discarded).
+// The probabilities of query block tb are stored as one contiguous "panel"
+// of (tb+1)*16 key rows x 16 queries, panels one after the other: only the
+// lower block triangle is stored, and every pass reads memory sequentially.
 //
 // Generic path (any other D): per query row, vectorised over keys.
 
@@ -273,8 +276,21 @@ LLM_INLINE V16 ExpV16(V16 x) {
 
 int PadTo16(int T) { return (T + kLanes - 1) / kLanes * kLanes; }
 
+// Start of panel tb (query block [16 tb, 16 tb + 16)), in floats: panels
+// 0..tb-1 hold (1 + 2 + ... + tb) * 16 rows of 16.
+size_t PanelOffset(int tb) { return static_cast<size_t>(kLanes) * kLanes * tb * (tb + 1) / 2; }
+
+bool HasFastAttention(int D) { return D == 4 || D == 8 || D == 16; }
+
+// Floats of probabilities stored per (batch, head).
+size_t HeadProbsFloats(int T, int D) {
+  return HasFastAttention(D) ? PanelOffset(PadTo16(T) / kLanes) : static_cast<size_t>(T) * T;
+}
+
 // Per-thread scratch of the fast path, in floats.
-size_t FastScratchFloats(int Tp, int D) { return 6 * static_cast<size_t>(Tp) * D + size_t{1} * Tp * Tp; }
+size_t FastScratchFloats(int Tp, int D) {
+  return 6 * static_cast<size_t>(Tp) * D + PanelOffset(Tp / kLanes);
+}
 
 // Copies the head's rows x[t*HD + d] (t < T) into rows (Tp, D) and/or the
 // transpose (D, Tp), zero-padding rows T..Tp-1. Either output may be null.
@@ -289,8 +305,9 @@ void GatherHead(const float* x, int T, int Tp, int HD, int D, float* rows, float
 }
 
 // Forward of one head. q/k/v/out point at column h*D of batch b (row t at
-// [t*HD]); pt (Tp,Tp) receives the probabilities transposed: pt[j*Tp + t] =
-// p[t][j] for every t in a query block whose keys include j (zero for j > t).
+// [t*HD]); pt (panels, HeadProbsFloats) receives the probabilities
+// transposed: p[t][j] at pt[PanelOffset(t/16) + j*16 + t%16] for
+// j < (t/16+1)*16 (zero for j > t).
 template <int kD>
 LLM_MULTIVERSION void AttentionForwardFast(float* out, float* pt, const float* q, const float* k,
                                            const float* v, int T, int HD, float* scratch) {
@@ -308,6 +325,7 @@ LLM_MULTIVERSION void AttentionForwardFast(float* out, float* pt, const float* q
   for (int t0 = 0; t0 < Tp; t0 += kLanes) {
     const int jend = t0 + kLanes;  // keys 0..t0+15 (j > t masked)
     const I16 tq = lane + t0;      // query position of each lane
+    float* panel = pt + PanelOffset(t0 / kLanes);  // (jend,16)
     V16 qv[kD];
     for (int d = 0; d < kD; ++d) qv[d] = Load16(qt + d * Tp + t0) * scale;
     // Scores s[t][j] = (scale q_t) . k_j, and their running max per query.
@@ -318,11 +336,11 @@ LLM_MULTIVERSION void AttentionForwardFast(float* out, float* pt, const float* q
       for (int d = 1; d < kD; ++d) s += kj[d] * qv[d];
       if (j > t0) s = tq < j ? neg_inf : s;
       mx = s > mx ? s : mx;
-      Store16(pt + static_cast<size_t>(j) * Tp + t0, s);
+      Store16(panel + j * kLanes, s);
     }
     V16 sum = V16{};
     for (int j = 0; j < jend; ++j) {
-      float* pj = pt + static_cast<size_t>(j) * Tp + t0;
+      float* pj = panel + j * kLanes;
       const V16 e = ExpV16(Load16(pj) - mx);
       sum += e;
       Store16(pj, e);
@@ -332,7 +350,7 @@ LLM_MULTIVERSION void AttentionForwardFast(float* out, float* pt, const float* q
     V16 o[kD];
     for (int d = 0; d < kD; ++d) o[d] = V16{};
     for (int j = 0; j < jend; ++j) {
-      float* pj = pt + static_cast<size_t>(j) * Tp + t0;
+      float* pj = panel + j * kLanes;
       const V16 p = Load16(pj) * inv;
       Store16(pj, p);
       const float* vj = vr + j * kD;
@@ -361,7 +379,7 @@ LLM_MULTIVERSION void AttentionBackwardFast(float* dq, float* dk, float* dv, con
   float* vr = kr + TD;      // (Tp,kD)
   float* gr = vr + TD;      // (Tp,kD) dout rows
   float* gt = gr + TD;      // (kD,Tp) dout transposed
-  float* dst = gt + TD;     // (Tp,Tp) dp, then ds, transposed like pt
+  float* dst = gt + TD;     // (panels) dp, then ds, laid out like pt
   GatherHead(q, T, Tp, HD, kD, qr, nullptr);
   GatherHead(k, T, Tp, HD, kD, kr, nullptr);
   GatherHead(v, T, Tp, HD, kD, vr, nullptr);
@@ -370,6 +388,8 @@ LLM_MULTIVERSION void AttentionBackwardFast(float* dq, float* dk, float* dv, con
   // Phase 1, per block of 16 queries: dp, delta, ds (stored in dst) and dq.
   for (int t0 = 0; t0 < Tp; t0 += kLanes) {
     const int jend = t0 + kLanes;
+    const float* p_panel = pt + PanelOffset(t0 / kLanes);  // (jend,16)
+    float* ds_panel = dst + PanelOffset(t0 / kLanes);       // (jend,16)
     V16 g[kD];
     for (int d = 0; d < kD; ++d) g[d] = Load16(gt + d * Tp + t0);
     V16 delta = V16{};
@@ -377,14 +397,14 @@ LLM_MULTIVERSION void AttentionBackwardFast(float* dq, float* dk, float* dv, con
       const float* vj = vr + j * kD;
       V16 dp = vj[0] * g[0];
       for (int d = 1; d < kD; ++d) dp += vj[d] * g[d];
-      delta += Load16(pt + static_cast<size_t>(j) * Tp + t0) * dp;
-      Store16(dst + static_cast<size_t>(j) * Tp + t0, dp);
+      delta += Load16(p_panel + j * kLanes) * dp;
+      Store16(ds_panel + j * kLanes, dp);
     }
     V16 a[kD];
     for (int d = 0; d < kD; ++d) a[d] = V16{};
     for (int j = 0; j < jend; ++j) {
-      float* dsj = dst + static_cast<size_t>(j) * Tp + t0;
-      const V16 ds = Load16(pt + static_cast<size_t>(j) * Tp + t0) * (Load16(dsj) - delta);
+      float* dsj = ds_panel + j * kLanes;
+      const V16 ds = Load16(p_panel + j * kLanes) * (Load16(dsj) - delta);
       Store16(dsj, ds);
       const float* kj = kr + j * kD;
       for (int d = 0; d < kD; ++d) a[d] += kj[d] * ds;
@@ -392,21 +412,24 @@ LLM_MULTIVERSION void AttentionBackwardFast(float* dq, float* dk, float* dv, con
     for (int l = 0; l < kLanes && t0 + l < T; ++l)
       for (int d = 0; d < kD; ++d) dq[static_cast<size_t>(t0 + l) * HD + d] += scale * a[d][l];
   }
-  // Phase 2, per group of 4 keys: dk and dv. Rows j of pt/dst hold valid
-  // entries (zero for t < j) from column (j/16)*16 on.
+  // Phase 2, per group of 4 keys: dk and dv. Key row j is stored (zero for
+  // t < j) in the panels of query blocks j/16 onwards.
   constexpr int kRows = 4;
   for (int j0 = 0; j0 < T; j0 += kRows) {
     VD ak[kRows], av[kRows];
     for (int r = 0; r < kRows; ++r) ak[r] = av[r] = VD{};
-    const float* ds_rows = dst + static_cast<size_t>(j0) * Tp;
-    const float* p_rows = pt + static_cast<size_t>(j0) * Tp;
-    for (int t = j0 / kLanes * kLanes; t < T; ++t) {
-      VD qv, gv;
-      std::memcpy(&qv, qr + t * kD, sizeof(qv));
-      std::memcpy(&gv, gr + t * kD, sizeof(gv));
-      for (int r = 0; r < kRows; ++r) {
-        ak[r] += ds_rows[r * Tp + t] * qv;
-        av[r] += p_rows[r * Tp + t] * gv;
+    for (int t0 = j0 / kLanes * kLanes; t0 < T; t0 += kLanes) {
+      const float* ds_rows = dst + PanelOffset(t0 / kLanes) + j0 * kLanes;  // (kRows,16)
+      const float* p_rows = pt + PanelOffset(t0 / kLanes) + j0 * kLanes;    // (kRows,16)
+      const int lend = std::min(kLanes, T - t0);
+      for (int l = 0; l < lend; ++l) {
+        VD qv, gv;
+        std::memcpy(&qv, qr + (t0 + l) * kD, sizeof(qv));
+        std::memcpy(&gv, gr + (t0 + l) * kD, sizeof(gv));
+        for (int r = 0; r < kRows; ++r) {
+          ak[r] += ds_rows[r * kLanes + l] * qv;
+          av[r] += p_rows[r * kLanes + l] * gv;
+        }
       }
     }
     for (int r = 0; r < kRows && j0 + r < T; ++r) {
@@ -514,19 +537,16 @@ void RunItems(ThreadPool* pool, int64_t n, const ThreadPool::RangeFn& fn) {
   }
 }
 
-bool HasFastAttention(int D) { return D == 4 || D == 8 || D == 16; }
-
 }  // namespace
 
-size_t attention_probs_size(int B, int H, int T) {
-  const size_t Tp = PadTo16(T);
-  return static_cast<size_t>(B) * H * Tp * Tp;
+size_t attention_probs_size(int B, int H, int T, int D) {
+  return static_cast<size_t>(B) * H * HeadProbsFloats(T, D);
 }
 
 void attention_forward(float* out, float* probs, const float* q, const float* k, const float* v,
                        int B, int T, int H, int D, ThreadPool* pool) {
   const int HD = H * D;
-  const size_t head_probs = static_cast<size_t>(PadTo16(T)) * PadTo16(T);
+  const size_t head_probs = HeadProbsFloats(T, D);
   RunItems(pool, static_cast<int64_t>(B) * H, [&](int64_t begin, int64_t end, int) {
     const bool fast = HasFastAttention(D);
     std::vector<float> scratch(fast ? FastScratchFloats(PadTo16(T), D)
@@ -560,7 +580,7 @@ void attention_backward(float* dq, float* dk, float* dv, const float* dout, cons
                         const float* k, const float* v, const float* probs, int B, int T, int H,
                         int D, ThreadPool* pool) {
   const int HD = H * D;
-  const size_t head_probs = static_cast<size_t>(PadTo16(T)) * PadTo16(T);
+  const size_t head_probs = HeadProbsFloats(T, D);
   RunItems(pool, static_cast<int64_t>(B) * H, [&](int64_t begin, int64_t end, int) {
     const bool fast = HasFastAttention(D);
     std::vector<float> scratch(fast ? FastScratchFloats(PadTo16(T), D)

@@ -87,12 +87,12 @@ void matmul_backward(float* dx,          // (N,IC)  +=
 //   s[t,j] = q_t . k_j / sqrt(D) for j <= t (j > t masked out),
 //   p[t,:] = softmax(s[t,:]),  out_t = sum_j p[t,j] v_j.
 // probs keeps p for the backward pass in an internal layout: it must hold
-// attention_probs_size(B, H, T) floats (B*H*T*T rounded up per head to
-// multiples of 16 in T). pool may be null (single-threaded).
+// attention_probs_size(B, H, T, D) floats (at most B*H*T*T, rounded up per
+// head to multiples of 16 in T). pool may be null (single-threaded).
 // Floats needed by the `probs` buffer of attention_forward/backward.
-size_t attention_probs_size(int B, int H, int T);
+size_t attention_probs_size(int B, int H, int T, int D);
 void attention_forward(float* out,       // (B,T,H*D)
-                       float* probs,     // attention_probs_size(B,H,T)
+                       float* probs,     // attention_probs_size(B,H,T,D)
                        const float* q,   // (B,T,H*D)
                        const float* k,   // (B,T,H*D)
                        const float* v,   // (B,T,H*D)

@@ -83,7 +83,7 @@ struct Transformer::Acts {
     float* q;          // (N,HD)
     float* k;          // (N,HD)
     float* v;          // (N,HD)
-    float* probs;      // attention_probs_size(B,H,T)
+    float* probs;      // attention_probs_size(B,H,T,D)
     float* att;        // (N,HD) heads concatenated
     float* resid_mid;  // (N,C)  x + MHA(LN1(x))
     float* ln2;        // (N,C)
@@ -187,7 +187,7 @@ void Transformer::EnsureActs(int B, int T) {
                HD = H * config_.d_head, F = config_.d_ff;
   const size_t L = config_.n_blocks;
   const size_t per_block =
-      3 * N * C + 4 * N + 4 * N * HD + attention_probs_size(B, H, T) + 2 * N * F;
+      3 * N * C + 4 * N + 4 * N * HD + attention_probs_size(B, H, T, config_.d_head) + 2 * N * F;
   const size_t total =
       (L + 1) * N * C + L * per_block + N * C + 2 * N + 3 * N * C + 4 * N * HD + 2 * N * F;
   a.arena.assign(total, 0.0f);
@@ -206,7 +206,7 @@ void Transformer::EnsureActs(int B, int T) {
     b.q = take(N * HD);
     b.k = take(N * HD);
     b.v = take(N * HD);
-    b.probs = take(attention_probs_size(B, H, T));
+    b.probs = take(attention_probs_size(B, H, T, config_.d_head));
     b.att = take(N * HD);
     b.resid_mid = take(N * C);
     b.ln2 = take(N * C);
@@ -256,7 +256,7 @@ void Transformer::ForwardRows(const int32_t* inputs, int b0, int b1, int T) {
             F = config_.d_ff;
   const int n = (b1 - b0) * T;  // rows handled here
   const size_t r0 = static_cast<size_t>(b0) * T;
-  const size_t probs0 = attention_probs_size(b0, H, T);
+  const size_t probs0 = attention_probs_size(b0, H, T, D);
   const float* P = params_.data();
   embedding_forward(a.resid[0] + r0 * C, inputs + r0, P + layout_.wte, P + layout_.wpe, b1 - b0, T,
                     C);
@@ -341,7 +341,7 @@ void Transformer::BackwardRows(float* G, const int32_t* inputs, int b0, int b1, 
             F = config_.d_ff;
   const int n = (b1 - b0) * T;
   const size_t r0 = static_cast<size_t>(b0) * T;
-  const size_t probs0 = attention_probs_size(b0, H, T);
+  const size_t probs0 = attention_probs_size(b0, H, T, D);
   const float* P = params_.data();
   float* dresid = a.dresid + r0 * C;    // (n,C)
   float* dln = a.dln + r0 * C;          // (n,C)

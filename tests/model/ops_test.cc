@@ -245,7 +245,7 @@ TEST_P(AttentionTest, ForwardMatchesReferenceAndIsCausal) {
   const int B = 2, H = 3, HD = H * D;
   std::vector<float> q = RandomVector(B * T * HD, 17, 2.0f), k = RandomVector(B * T * HD, 18, 2.0f),
                      v = RandomVector(B * T * HD, 19);
-  std::vector<float> out(B * T * HD), probs(attention_probs_size(B, H, T));
+  std::vector<float> out(B * T * HD), probs(attention_probs_size(B, H, T, D));
   ThreadPool pool(threads);
   attention_forward(out.data(), probs.data(), q.data(), k.data(), v.data(), B, T, H, D, &pool);
   std::vector<double> ref;
@@ -268,7 +268,7 @@ TEST_P(AttentionTest, GradientCheck) {
   std::vector<float> q = RandomVector(B * T * HD, 20, 1.5f), k = RandomVector(B * T * HD, 21, 1.5f),
                      v = RandomVector(B * T * HD, 22);
   const std::vector<float> w = RandomVector(B * T * HD, 23);
-  std::vector<float> out(B * T * HD), probs(attention_probs_size(B, H, T));
+  std::vector<float> out(B * T * HD), probs(attention_probs_size(B, H, T, D));
   ThreadPool pool(threads);
   auto loss = [&] {
     attention_forward(out.data(), probs.data(), q.data(), k.data(), v.data(), B, T, H, D, &pool);
