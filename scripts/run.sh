@@ -8,10 +8,10 @@
 #   bash scripts/run.sh -e complete    # completion demo (arguments go to llm_client)
 #
 # Environment: BUILD_DIR (default build), LLM_ASSETS_DIR (default assets),
-# LLM_PORT (default 50051), LLM_TOKENIZER (default default_10k),
+# LLM_PORT (default 50051; 0 = any free port), LLM_TOKENIZER (default default_10k),
 # LLM_MODEL (default default_1m), LLM_MODEL_STEPS (default 300: the checkpoint
-# iteration trained and served), and the other LLM_* variables of
-# scripts/prepare_assets.sh.
+# iteration trained and served), the other LLM_* variables of
+# scripts/prepare_assets.sh, and LLM_SKIP_BUILD=1 (use BUILD_DIR as it is).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,10 +25,12 @@ PORT="${LLM_PORT:-50051}"
 
 say() { printf '\n==> %s\n' "$*"; }
 
-say "Installing dependencies and building (Release)"
-bash scripts/install_deps.sh
-cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build "$BUILD_DIR" -j "$(nproc)"
+if [ "${LLM_SKIP_BUILD:-0}" != 1 ]; then
+  say "Installing dependencies and building (Release)"
+  bash scripts/install_deps.sh
+  cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+  cmake --build "$BUILD_DIR" -j "$(nproc)"
+fi
 
 say "Preparing assets"
 bash scripts/prepare_assets.sh
@@ -58,7 +60,9 @@ if ! grep -q '^listening on ' "$LOG_DIR/stdout"; then
   echo "llm_server did not start within 60 s; log: $LOG_DIR/server.log" >&2
   exit 1
 fi
-echo "server log: $LOG_DIR/server.log"
+# The port actually bound (LLM_PORT=0 lets the OS choose one).
+PORT="$(sed -n 's/^listening on .*:\([0-9][0-9]*\)$/\1/p' "$LOG_DIR/stdout" | head -n 1)"
+echo "llm_server listening on 127.0.0.1:$PORT (log: $LOG_DIR/server.log)"
 
 if [ $# -eq 0 ]; then set -- -e tokenize; fi
 say "Starting llm_client $*"
