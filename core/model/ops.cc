@@ -180,11 +180,11 @@ void matmul_forward(float* out, const float* x, const float* w, const float* bia
 }
 
 void matmul_backward(float* dx, float* dw, float* db, const float* dout, const float* x,
-                     const float* w, int N, int IC, int OC) {
+                     const float* w, int N, int IC, int OC, bool overwrite_dx) {
   if (dx != nullptr) {
-    // dx (N,IC) += dout (N,OC) . w^T (OC,IC)
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, IC, OC, 1.0f, dout, OC, w, OC, 1.0f, dx,
-                IC);
+    // dx (N,IC) (+)= dout (N,OC) . w^T (OC,IC)
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, IC, OC, 1.0f, dout, OC, w, OC,
+                overwrite_dx ? 0.0f : 1.0f, dx, IC);
   }
   if (dw != nullptr) {
     // dw (IC,OC) += x^T (IC,N) . dout (N,OC)

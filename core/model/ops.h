@@ -73,14 +73,15 @@ void matmul_forward(float* out,         // (N,OC)
                     const float* w,     // (IC,OC)
                     const float* bias,  // (OC) or null
                     int N, int IC, int OC, bool accumulate = false);
-// dx, dw, db may each be null (skipped).
+// dx, dw, db may each be null (skipped). With overwrite_dx, dx = dout W^T
+// instead of += (saves zeroing dx first).
 void matmul_backward(float* dx,          // (N,IC)  +=
                      float* dw,          // (IC,OC) +=
                      float* db,          // (OC)    +=
                      const float* dout,  // (N,OC)
                      const float* x,     // (N,IC)
                      const float* w,     // (IC,OC)
-                     int N, int IC, int OC);
+                     int N, int IC, int OC, bool overwrite_dx = false);
 
 // --- causal multi-head self-attention core -------------------------------------
 // For each batch b and head h (columns [h*D, (h+1)*D) of q/k/v/out):

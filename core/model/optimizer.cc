@@ -2,7 +2,52 @@
 
 #include <cmath>
 
+// The loops below are compiled for AVX-512 / AVX2+FMA / baseline and picked
+// at load time (GCC function multi-versioning).
+#define LLM_MULTIVERSION __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+
 namespace llm {
+namespace {
+
+// One Adam update of n values (the loop vectorises: no branches inside).
+// Vectorises only with -fno-math-errno (set for this file in CMakeLists.txt;
+// v_hat >= 0, so sqrt never sets errno anyway).
+LLM_MULTIVERSION
+void AdamKernel(float* params, const float* grads, float* m, float* v, size_t n, float b1, float b2,
+                float eps, float inv_bc1, float inv_bc2, float lr, float decay) {
+  for (size_t i = 0; i < n; ++i) {
+    const float g = grads[i];
+    m[i] = b1 * m[i] + (1.0f - b1) * g;
+    v[i] = b2 * v[i] + (1.0f - b2) * g * g;
+    const float m_hat = m[i] * inv_bc1;
+    const float v_hat = v[i] * inv_bc2;
+    float p = params[i];
+    p -= decay * p;  // AdamW (decay = 0 leaves p unchanged)
+    params[i] = p - lr * m_hat / (std::sqrt(v_hat) + eps);
+  }
+}
+
+// sum g^2 in double, in 16 independent lanes (a single accumulator is a
+// serial chain of dependent adds).
+LLM_MULTIVERSION
+double SumSquares(const float* g, size_t n) {
+  constexpr int kLanes = 16;
+  double acc[kLanes] = {};
+  size_t i = 0;
+  for (; i + kLanes <= n; i += kLanes)
+    for (int l = 0; l < kLanes; ++l) acc[l] += static_cast<double>(g[i + l]) * g[i + l];
+  double s = 0.0;
+  for (; i < n; ++i) s += static_cast<double>(g[i]) * g[i];
+  for (int l = 0; l < kLanes; ++l) s += acc[l];
+  return s;
+}
+
+LLM_MULTIVERSION
+void ScaleInPlace(float* x, size_t n, float a) {
+  for (size_t i = 0; i < n; ++i) x[i] *= a;
+}
+
+}  // namespace
 
 Adam::Adam(size_t n, AdamOptions opts) : opts_(opts), m_(n, 0.0f), v_(n, 0.0f) {}
 
@@ -13,32 +58,18 @@ void Adam::Step(float* params, const float* grads, float lr) {
   const float b1 = opts_.beta1, b2 = opts_.beta2, eps = opts_.eps;
   const float inv_bc1 = static_cast<float>(1.0 / bc1), inv_bc2 = static_cast<float>(1.0 / bc2);
   const float decay = lr * opts_.weight_decay;
-  float* m = m_.data();
-  float* v = v_.data();
-  const size_t n = m_.size();
-  for (size_t i = 0; i < n; ++i) {
-    const float g = grads[i];
-    m[i] = b1 * m[i] + (1.0f - b1) * g;
-    v[i] = b2 * v[i] + (1.0f - b2) * g * g;
-    const float m_hat = m[i] * inv_bc1;
-    const float v_hat = v[i] * inv_bc2;
-    float p = params[i];
-    if (decay != 0.0f) p -= decay * p;
-    params[i] = p - lr * m_hat / (std::sqrt(v_hat) + eps);
-  }
+  AdamKernel(params, grads, m_.data(), v_.data(), m_.size(), b1, b2, eps, inv_bc1, inv_bc2, lr,
+             decay);
 }
 
 float GlobalGradNorm(const float* grads, size_t n) {
-  double s = 0.0;
-  for (size_t i = 0; i < n; ++i) s += static_cast<double>(grads[i]) * grads[i];
-  return static_cast<float>(std::sqrt(s));
+  return static_cast<float>(std::sqrt(SumSquares(grads, n)));
 }
 
 float ClipGradNorm(float* grads, size_t n, float max_norm) {
   const float norm = GlobalGradNorm(grads, n);
   if (max_norm > 0.0f && norm > max_norm) {
-    const float scale = max_norm / norm;
-    for (size_t i = 0; i < n; ++i) grads[i] *= scale;
+    ScaleInPlace(grads, n, max_norm / norm);
   }
   return norm;
 }

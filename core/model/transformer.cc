@@ -325,8 +325,8 @@ double Transformer::LossRows(Part& part, float* G, const int32_t* targets, int r
                                           /*pool=*/nullptr);
     if (backward) {
       // logits now holds dlogits.
-      std::fill(dx_aug, dx_aug + static_cast<size_t>(rows) * CA, 0.0f);
-      matmul_backward(dx_aug, dwu_aug, nullptr, logits, x_aug, wu_aug, rows, CA, V);
+      matmul_backward(dx_aug, dwu_aug, nullptr, logits, x_aug, wu_aug, rows, CA, V,
+                      /*overwrite_dx=*/true);
       for (int r = 0; r < rows; ++r)
         std::memcpy(a.dlnf + static_cast<size_t>(r0 + r) * C, dx_aug + static_cast<size_t>(r) * CA,
                     sizeof(float) * C);
@@ -362,28 +362,27 @@ void Transformer::BackwardRows(float* G, const int32_t* inputs, int b0, int b1, 
     const float* ln1 = b.ln1 + r0 * C;
     const float* resid_mid = b.resid_mid + r0 * C;
     // out = resid_mid + fc_act W2 + b2: dresid flows unchanged into resid_mid.
-    std::fill(dfc_act, dfc_act + size_t{1} * n * F, 0.0f);
-    matmul_backward(dfc_act, G + o.w2, G + o.b2, dresid, b.fc_act + r0 * F, P + o.w2, n, F, C);
+    matmul_backward(dfc_act, G + o.w2, G + o.b2, dresid, b.fc_act + r0 * F, P + o.w2, n, F, C,
+                    /*overwrite_dx=*/true);
     std::fill(dfc_pre, dfc_pre + size_t{1} * n * F, 0.0f);
     if (config_.activation == Activation::kGelu) {
       gelu_backward(dfc_pre, dfc_act, b.fc_pre + r0 * F, size_t{1} * n * F);
     } else {
       relu_backward(dfc_pre, dfc_act, b.fc_pre + r0 * F, size_t{1} * n * F);
     }
-    std::fill(dln, dln + size_t{1} * n * C, 0.0f);
-    matmul_backward(dln, G + o.w1, G + o.b1, dfc_pre, b.ln2 + r0 * C, P + o.w1, n, C, F);
+    matmul_backward(dln, G + o.w1, G + o.b1, dfc_pre, b.ln2 + r0 * C, P + o.w1, n, C, F,
+                    /*overwrite_dx=*/true);
     layernorm_backward(dresid, G + o.ln2_g, G + o.ln2_b, dln, resid_mid, b.ln2_mean + r0,
                        b.ln2_rstd + r0, P + o.ln2_g, n, C);
     // resid_mid = x + att Wo
-    std::fill(datt, datt + size_t{1} * n * HD, 0.0f);
-    matmul_backward(datt, G + o.wo, nullptr, dresid, b.att + r0 * HD, P + o.wo, n, HD, C);
+    matmul_backward(datt, G + o.wo, nullptr, dresid, b.att + r0 * HD, P + o.wo, n, HD, C,
+                    /*overwrite_dx=*/true);
     std::fill(dq, dq + size_t{1} * n * HD, 0.0f);
     std::fill(dk, dk + size_t{1} * n * HD, 0.0f);
     std::fill(dv, dv + size_t{1} * n * HD, 0.0f);
     attention_backward(dq, dk, dv, datt, b.q + r0 * HD, b.k + r0 * HD, b.v + r0 * HD,
                        b.probs + probs0, b1 - b0, T, H, D, /*pool=*/nullptr);
-    std::fill(dln, dln + size_t{1} * n * C, 0.0f);
-    matmul_backward(dln, G + o.wq, nullptr, dq, ln1, P + o.wq, n, C, HD);
+    matmul_backward(dln, G + o.wq, nullptr, dq, ln1, P + o.wq, n, C, HD, /*overwrite_dx=*/true);
     matmul_backward(dln, G + o.wk, nullptr, dk, ln1, P + o.wk, n, C, HD);
     matmul_backward(dln, G + o.wv, nullptr, dv, ln1, P + o.wv, n, C, HD);
     layernorm_backward(dresid, G + o.ln1_g, G + o.ln1_b, dln, a.resid[l] + r0 * C, b.ln1_mean + r0,

@@ -93,6 +93,18 @@ TEST(MatmulTest, ForwardByHand) {
   EXPECT_EQ(out, (std::vector<float>{18, 30, 30, 42}));
 }
 
+TEST(MatmulTest, BackwardAccumulatesOrOverwritesDx) {
+  // dout (1,2) = (1, 2), w (2,2) = [[1, 0], [3, 1]]: dout w^T = (1, 5).
+  const std::vector<float> dout = {1, 2}, x = {0, 0}, w = {1, 0, 3, 1};
+  std::vector<float> dx = {100, 100};
+  matmul_backward(dx.data(), nullptr, nullptr, dout.data(), x.data(), w.data(), 1, 2, 2);
+  EXPECT_EQ(dx, (std::vector<float>{101, 105}));
+  dx = {100, NAN};  // overwritten, even a NaN
+  matmul_backward(dx.data(), nullptr, nullptr, dout.data(), x.data(), w.data(), 1, 2, 2,
+                  /*overwrite_dx=*/true);
+  EXPECT_EQ(dx, (std::vector<float>{1, 5}));
+}
+
 TEST(MatmulTest, GradientCheck) {
   const int N = 5, IC = 4, OC = 3;
   std::vector<float> x = RandomVector(N * IC, 7), wt = RandomVector(IC * OC, 8),
