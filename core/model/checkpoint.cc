@@ -172,6 +172,22 @@ absl::Status SaveCheckpoint(const std::string& path, const CheckpointData& data)
   return out.Commit();
 }
 
+namespace {
+
+// NumParameters(c) computed without overflow for any positive config, or
+// UINT64_MAX if it does not fit in 64 bits.
+uint64_t ParamCountBound(const ModelConfig& c) {
+  using U = unsigned __int128;
+  const U V = static_cast<uint32_t>(c.vocab_size), T = static_cast<uint32_t>(c.context),
+          C = static_cast<uint32_t>(c.d_model), F = static_cast<uint32_t>(c.d_ff),
+          HD = U{static_cast<uint32_t>(c.n_heads)} * static_cast<uint32_t>(c.d_head);
+  const U block = 4 * C + 4 * C * HD + 2 * C * F + F + C;
+  const U total = V * C + T * C + U{static_cast<uint32_t>(c.n_blocks)} * block + 2 * C + C * V + V;
+  return total > UINT64_MAX ? UINT64_MAX : static_cast<uint64_t>(total);
+}
+
+}  // namespace
+
 absl::StatusOr<CheckpointData> LoadCheckpoint(const std::string& path) {
   auto contents = ReadFile(path);
   if (!contents.ok()) return contents.status();
@@ -236,6 +252,14 @@ absl::StatusOr<CheckpointData> LoadCheckpoint(const std::string& path) {
   if (!r.error().empty()) return invalid(r.error());
   if (absl::Status s = d.config.Validate(); !s.ok()) return invalid(std::string(s.message()));
 
+  // Before building the layout (its size grows with the config), check that
+  // the file can hold the config's parameters at all: a corrupted or crafted
+  // header must not make us build a huge table (found by fuzz_checkpoint).
+  if (uint64_t need = ParamCountBound(d.config); need > body / sizeof(float))
+    return invalid(absl::StrCat("config (", d.config.DebugString(), ") needs ",
+                                need == UINT64_MAX ? std::string("more than 2^64")
+                                                   : absl::StrCat(need),
+                                " floats, more than the file's ", bytes.size(), " bytes hold"));
   // The tensor table must be exactly the layout implied by the config.
   const ParamLayout layout(d.config);
   uint32_t n_tensors = 0;

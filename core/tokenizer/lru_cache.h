@@ -12,6 +12,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -19,7 +20,6 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/hash/hash.h"
 #include "absl/strings/string_view.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/types/span.h"
 
 namespace llm {
@@ -46,7 +46,7 @@ class PieceLruCache {
   bool Lookup(std::string_view piece, std::vector<int32_t>* out) {
     const absl::string_view key(piece.data(), piece.size());
     Shard& s = ShardFor(key);
-    absl::MutexLock lock(&s.mu);
+    std::lock_guard<std::mutex> lock(s.mu);
     auto it = s.index.find(key);
     if (it == s.index.end()) {
       ++s.misses;
@@ -65,7 +65,7 @@ class PieceLruCache {
   void Insert(std::string_view piece, absl::Span<const int32_t> tokens) {
     const absl::string_view key(piece.data(), piece.size());
     Shard& s = ShardFor(key);
-    absl::MutexLock lock(&s.mu);
+    std::lock_guard<std::mutex> lock(s.mu);
     if (s.capacity == 0) return;
     auto it = s.index.find(key);
     uint32_t n;
@@ -95,7 +95,7 @@ class PieceLruCache {
   Stats GetStats() const {
     Stats st;
     for (const auto& s : shards_) {
-      absl::MutexLock lock(&s->mu);
+      std::lock_guard<std::mutex> lock(s->mu);
       st.hits += s->hits;
       st.misses += s->misses;
       st.size += s->index.size();
@@ -106,7 +106,7 @@ class PieceLruCache {
   // Drops all entries and resets the counters.
   void Clear() {
     for (auto& s : shards_) {
-      absl::MutexLock lock(&s->mu);
+      std::lock_guard<std::mutex> lock(s->mu);
       s->index.clear();
       s->nodes.clear();
       s->head = s->tail = kNil;
@@ -129,7 +129,10 @@ class PieceLruCache {
   // One LRU list: nodes linked most-recent (head) to least-recent (tail).
   struct Shard {
     explicit Shard(size_t cap) : capacity(cap) {}
-    mutable absl::Mutex mu;
+    // std::mutex rather than absl::Mutex: ThreadSanitizer intercepts pthread
+    // mutexes, but cannot see inside Debian's uninstrumented libabsl (every
+    // access would be reported as a race).
+    mutable std::mutex mu;
     size_t capacity;
     absl::flat_hash_map<std::string, uint32_t> index;
     std::vector<Node> nodes;

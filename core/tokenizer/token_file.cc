@@ -57,6 +57,9 @@ bool IsLowerHex(std::string_view s) {
   return true;
 }
 
+// Largest vocab_size: every id must fit in an int32 token.
+constexpr uint32_t kMaxVocabSize = 0x7FFFFFFF;
+
 uint32_t DtypeFor(uint32_t vocab_size) { return vocab_size <= 65536 ? 2 : 4; }
 
 // Validates the caller's header and tokens; returns the serialized header
@@ -64,6 +67,10 @@ uint32_t DtypeFor(uint32_t vocab_size) { return vocab_size <= 65536 ? 2 : 4; }
 absl::StatusOr<std::string> BuildHeader(const TokenFileHeader& h,
                                         absl::Span<const int32_t> tokens) {
   if (h.vocab_size == 0) return absl::InvalidArgumentError("token file: vocab_size must be > 0");
+  if (h.vocab_size > kMaxVocabSize) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("token file: vocab_size ", h.vocab_size, " exceeds the limit ", kMaxVocabSize));
+  }
   if (h.tokenizer_name.size() > kMaxNameSize) {
     return absl::InvalidArgumentError(absl::StrCat("token file: tokenizer name is ",
                                                    h.tokenizer_name.size(),
@@ -138,6 +145,11 @@ absl::StatusOr<TokenFileHeader> ParseHeader(std::string_view b, uint64_t file_si
                absl::StrCat("bad dtype ", h.dtype_bytes, " (expected 2 or 4 bytes per token)"));
   }
   if (h.vocab_size == 0) return err(absl::StatusCode::kInvalidArgument, "vocab_size is 0");
+  // Tokens are int32 in memory: larger ids would come back negative.
+  if (h.vocab_size > kMaxVocabSize) {
+    return err(absl::StatusCode::kInvalidArgument,
+               absl::StrCat("vocab_size ", h.vocab_size, " exceeds the limit ", kMaxVocabSize));
+  }
   if (h.dtype_bytes == 2 && h.vocab_size > 65536) {
     return err(absl::StatusCode::kInvalidArgument,
                absl::StrCat("dtype uint16 cannot hold vocab_size ", h.vocab_size));

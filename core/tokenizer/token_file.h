@@ -10,7 +10,7 @@
 //   8        4           version (u32) = 1
 //   12       4           dtype (u32): bytes per token, 2 = uint16, 4 = uint32.
 //                        Writers use 2 when vocab_size <= 65536, else 4.
-//   16       4           vocab_size (u32) > 0; every token is < vocab_size
+//   16       4           vocab_size (u32), 0 < vocab_size < 2^31; every token is < vocab_size
 //   20       8           num_tokens (u64)
 //   28       4           n (u32) <= 4096
 //   32       n           tokenizer name (bytes, e.g. "default_10k")
