@@ -72,8 +72,20 @@ void Tokenizer::SetTokenBytes(int32_t id, std::string bytes, uint8_t kind) {
 absl::Status Tokenizer::Init() {
   ASSIGN_OR_RETURN(pretokenizer_, PreTokenizer::Create(pattern_));
   lru_ = std::make_unique<PieceLruCache>(opts_.lru_capacity);
+  BuildBytePairRanks();
   BuildTrainedCache();
   return absl::OkStatus();
+}
+
+void Tokenizer::BuildBytePairRanks() {
+  // Every piece starts as single bytes: the ranks of all byte pairs in a
+  // direct table save a hash lookup per initial pair.
+  byte_pair_rank_.assign(256 * 256, kNoRank);
+  for (int a = 0; a < 256; ++a) {
+    for (int b = 0; b < 256; ++b) {
+      byte_pair_rank_[a * 256 + b] = PairRank(byte_to_id_[a], byte_to_id_[b], kNoRank);
+    }
+  }
 }
 
 absl::StatusOr<std::unique_ptr<Tokenizer>> Tokenizer::FromMerges(std::string pattern,
@@ -152,6 +164,7 @@ absl::StatusOr<std::unique_ptr<Tokenizer>> Tokenizer::FromRanks(
   t->num_regular_ = n;
   // Recover the merge list: BPE of each multi-byte token using lower ranks
   // only ends in exactly two parts for tokens reachable by merging.
+  t->BuildBytePairRanks();
   std::vector<int32_t> parts;
   for (int32_t r = 0; r < n; ++r) {
     if (t->kind_[r] != kRegular) continue;
@@ -249,7 +262,7 @@ void Tokenizer::Bpe(std::string_view piece, int32_t limit, std::vector<int32_t>*
   int32_t rank[kSmallPieceBytes];  // rank[i] = rank of (tok[i], tok[i+1])
   size_t m = n;
   for (size_t i = 0; i < n; ++i) tok[i] = byte_to_id_[bytes[i]];
-  for (size_t i = 0; i + 1 < m; ++i) rank[i] = PairRank(tok[i], tok[i + 1], limit);
+  for (size_t i = 0; i + 1 < m; ++i) rank[i] = BytePairRank(bytes[i], bytes[i + 1], limit);
   while (m > 1) {
     size_t best = 0;
     int32_t best_rank = rank[0];
@@ -299,7 +312,7 @@ void Tokenizer::BpeLarge(std::string_view piece, int32_t limit, std::vector<int3
     std::push_heap(heap.begin(), heap.end(), cmp);
   };
   for (int32_t i = 0; i + 1 < n; ++i) {
-    const int32_t rk = PairRank(tok[i], tok[i + 1], limit);
+    const int32_t rk = BytePairRank(bytes[i], bytes[i + 1], limit);
     if (rk != kNoRank) heap.push_back((static_cast<uint64_t>(rk) << 32) | static_cast<uint32_t>(i));
   }
   std::make_heap(heap.begin(), heap.end(), cmp);

@@ -209,6 +209,8 @@ class Tokenizer {
   // Creates the pre-tokenizer and the LRU cache; builds the trained cache.
   absl::Status Init();
   void BuildTrainedCache();
+  // Fills byte_pair_rank_ from byte_to_id_ and pair_to_id_ (before any Bpe).
+  void BuildBytePairRanks();
   void SetTokenBytes(int32_t id, std::string bytes, uint8_t kind);
   void EncodeOrdinary(std::string_view text, std::vector<int32_t>* out) const;
   void EncodePiece(std::string_view piece, std::vector<int32_t>* out) const;
@@ -220,6 +222,11 @@ class Tokenizer {
     auto it = pair_to_id_.find(PairKey(left, right));
     if (it == pair_to_id_.end() || it->second >= limit) return kNoRank;
     return it->second;
+  }
+  // PairRank of the single-byte tokens of bytes a and b (table lookup).
+  int32_t BytePairRank(uint8_t a, uint8_t b, int32_t limit) const {
+    const int32_t r = byte_pair_rank_[a * 256 + b];
+    return r < limit ? r : kNoRank;
   }
   static uint64_t PairKey(int32_t left, int32_t right) {
     return (static_cast<uint64_t>(static_cast<uint32_t>(left)) << 32) |
@@ -238,6 +245,8 @@ class Tokenizer {
   int32_t byte_to_id_[256];
   std::vector<Merge> merges_;
   absl::flat_hash_map<uint64_t, int32_t> pair_to_id_;
+  // PairRank of byte a's and byte b's tokens at [a * 256 + b] (built by Init).
+  std::vector<int32_t> byte_pair_rank_;
   // Trained piece cache: piece -> tokens (in trained_pool_).
   absl::flat_hash_map<std::string, PoolSpan> trained_cache_;
   std::vector<int32_t> trained_pool_;
