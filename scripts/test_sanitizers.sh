@@ -76,7 +76,7 @@ for s in $STAGES; do
         echo "FUZZ FAILURE in $t: reproduce with build-fuzz/tests/fuzz/$t $crashes/<file>" >&2
         exit 1
       fi
-      grep -E "stat::number_of_executed_runs|stat::peak_rss_mb" "build-fuzz/$t.log" | tr '\n' ' '; echo
+      grep -E "stat::number_of_executed_units|stat::average_exec_per_sec|stat::peak_rss_mb" "build-fuzz/$t.log" | tr '\n' ' '; echo
     done
     ;;
   *) echo "unknown sanitizer stage '$s'" >&2; exit 2 ;;
