@@ -1,6 +1,12 @@
 #include "client/llm_client_lib.h"
 
 #include <grpcpp/grpcpp.h>
+#include <grpcpp/security/credentials.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
 
 #include "server/status_grpc.h"
 
@@ -15,12 +21,64 @@ LlmClient::LlmClient(const std::string& target, int max_message_bytes) {
   health_ = grpc::health::v1::Health::NewStub(channel_);
 }
 
-LlmClient::LlmClient(std::shared_ptr<grpc::Channel> channel) : channel_(std::move(channel)) {
+LlmClient::LlmClient(std::shared_ptr<grpc::Channel> channel, std::string auth_token)
+    : auth_token_(std::move(auth_token)), channel_(std::move(channel)) {  // declaration order
   stub_ = v1::LlmService::NewStub(channel_);
   health_ = grpc::health::v1::Health::NewStub(channel_);
 }
 
+namespace {
+
+absl::StatusOr<std::string> ReadPem(const std::string& path, const char* field) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::InvalidArgumentError(absl::StrCat(field, ": cannot read ", path));
+  std::stringstream ss;
+  ss << in.rdbuf();
+  std::string pem = ss.str();
+  if (pem.find("-----BEGIN ") == std::string::npos) {
+    return absl::InvalidArgumentError(absl::StrCat(field, ": ", path, " is not a PEM file"));
+  }
+  return pem;
+}
+
+}  // namespace
+
+absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeChannel(const std::string& target, const ClientSecurity& security,
+                                                           int max_message_bytes) {
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(max_message_bytes);
+  args.SetMaxSendMessageSize(max_message_bytes);
+  if (security.tls_ca_file.empty()) {
+    if (!security.tls_cert_file.empty() || !security.tls_key_file.empty()) {
+      return absl::InvalidArgumentError("a client certificate (--tls_cert/--tls_key) needs --tls_ca (TLS)");
+    }
+    return grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args);
+  }
+  if (security.tls_cert_file.empty() != security.tls_key_file.empty()) {
+    return absl::InvalidArgumentError("--tls_cert and --tls_key must be given together");
+  }
+  grpc::SslCredentialsOptions ssl;
+  absl::StatusOr<std::string> ca = ReadPem(security.tls_ca_file, "--tls_ca");
+  if (!ca.ok()) return ca.status();
+  ssl.pem_root_certs = std::move(*ca);
+  if (!security.tls_cert_file.empty()) {
+    absl::StatusOr<std::string> cert = ReadPem(security.tls_cert_file, "--tls_cert");
+    if (!cert.ok()) return cert.status();
+    absl::StatusOr<std::string> key = ReadPem(security.tls_key_file, "--tls_key");
+    if (!key.ok()) return key.status();
+    ssl.pem_cert_chain = std::move(*cert);
+    ssl.pem_private_key = std::move(*key);
+  }
+  if (!security.tls_server_name.empty()) args.SetSslTargetNameOverride(security.tls_server_name);
+  return grpc::CreateCustomChannel(target, grpc::SslCredentials(ssl), args);
+}
+
+void LlmClient::AddCredentials(grpc::ClientContext* ctx) const {
+  if (!auth_token_.empty()) ctx->AddMetadata("authorization", "Bearer " + auth_token_);
+}
+
 void LlmClient::Prepare(grpc::ClientContext* ctx, const CallOptions& opts) const {
+  AddCredentials(ctx);
   if (opts.timeout.count() > 0) ctx->set_deadline(std::chrono::system_clock::now() + opts.timeout);
   ctx->set_wait_for_ready(opts.wait_for_ready);
   if (opts.on_start) opts.on_start(ctx);

@@ -59,13 +59,38 @@ struct CompletionResult {
   int num_messages = 0;         // stream messages received
 };
 
+// Transport security and credentials of a client (all optional).
+struct ClientSecurity {
+  // PEM file of the CA that signed the server's certificate; non-empty =
+  // connect with TLS (and verify the server against this CA).
+  std::string tls_ca_file;
+  // PEM client certificate and key for servers that require mTLS (both or
+  // neither; only with tls_ca_file).
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  // Name checked against the server certificate instead of the target's
+  // host (e.g. "localhost" when connecting to an IP). Empty = the host.
+  std::string tls_server_name;
+  // Sent as `authorization: Bearer TOKEN` on every call (empty = none).
+  // Over plaintext the token travels in clear: use TLS beyond loopback.
+  std::string auth_token;
+};
+
+// Creates a channel to `target` ("host:port") as `security` says: plaintext,
+// or TLS / mTLS from the PEM files. Errors: InvalidArgument naming the field
+// and file that cannot be read or are inconsistent.
+absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeChannel(const std::string& target,
+                                                           const ClientSecurity& security,
+                                                           int max_message_bytes = 64 << 20);
+
 class LlmClient {
  public:
   // Creates an insecure channel to `target` ("host:port"); connects lazily.
   // `max_message_bytes` bounds received messages.
   explicit LlmClient(const std::string& target, int max_message_bytes = 64 << 20);
-  // Uses an existing channel.
-  explicit LlmClient(std::shared_ptr<grpc::Channel> channel);
+  // Uses an existing channel (e.g. from MakeChannel); `auth_token`, when not
+  // empty, is sent as a bearer token with every call.
+  explicit LlmClient(std::shared_ptr<grpc::Channel> channel, std::string auth_token = "");
 
   absl::StatusOr<llm::v1::TokenizeResponse> Tokenize(const llm::v1::TokenizeRequest& req,
                                                      const CallOptions& opts = {});
@@ -97,9 +122,14 @@ class LlmClient {
 
   std::shared_ptr<grpc::Channel> channel() const { return channel_; }
 
+  // Adds this client's credentials (the bearer token) to a context, for
+  // callers that use their own stub on channel().
+  void AddCredentials(grpc::ClientContext* ctx) const;
+
  private:
   void Prepare(grpc::ClientContext* ctx, const CallOptions& opts) const;
 
+  std::string auth_token_;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<llm::v1::LlmService::Stub> stub_;
   std::unique_ptr<grpc::health::v1::Health::Stub> health_;

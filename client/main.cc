@@ -35,6 +35,7 @@
 #include <csignal>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <mutex>
@@ -181,8 +182,10 @@ struct Settings {
 
 class Client {
  public:
-  Client(std::string target)
-      : target_(std::move(target)), lib_(target_), stub_(llm::v1::LlmService::NewStub(lib_.channel())) {}
+  Client(std::string target, std::shared_ptr<grpc::Channel> channel, std::string auth_token)
+      : target_(std::move(target)),
+        lib_(std::move(channel), std::move(auth_token)),
+        stub_(llm::v1::LlmService::NewStub(lib_.channel())) {}
 
   const std::string& target() const { return target_; }
   llm::LlmClient& lib() { return lib_; }
@@ -204,6 +207,7 @@ class Client {
     if (st.allow_special) req.mutable_special_tokens()->set_mode(llm::v1::SpecialTokenOptions::MODE_ALLOW_ALL);
     llm::v1::TokenizeResponse resp;
     grpc::ClientContext ctx;
+    lib_.AddCredentials(&ctx);
     grpc::Status s;
     {
       ActiveCall active(&ctx);
@@ -234,6 +238,7 @@ class Client {
     for (const std::string& stop : st.stops) req.add_stop(stop);
 
     grpc::ClientContext ctx;
+    lib_.AddCredentials(&ctx);
     grpc::Status s;
     bool printed = false;
     {
@@ -376,6 +381,7 @@ int main(int argc, char** argv) {
   int64_t port = 50051;
   double timeout_s = 5.0;
   bool health = false, info = false;
+  llm::ClientSecurity security;
   llm::FlagParser p("llm_client", "Example client for the tokenization and text completion APIs of llm_server.");
   p.AddString({"-e", "--endpoint"}, &st.endpoint, "The server API to call: tokenize or complete");
   p.AddString({"--host"}, &host, "Host name or address of llm_server");
@@ -390,6 +396,13 @@ int main(int argc, char** argv) {
   p.AddDouble({"--timeout"}, &timeout_s, "Seconds to wait for the server to answer --health/--info/startup check");
   p.AddBool({"--health"}, &health, "Print the server's health status; exit 0 iff SERVING");
   p.AddBool({"--info"}, &info, "Print the server's tokenizer, model and limits");
+  p.AddString({"--tls_ca"}, &security.tls_ca_file, "PEM CA certificate: connect with TLS and verify the server with it");
+  p.AddString({"--tls_cert"}, &security.tls_cert_file, "PEM client certificate for servers requiring mTLS (with --tls_key)");
+  p.AddString({"--tls_key"}, &security.tls_key_file, "PEM private key of --tls_cert");
+  p.AddString({"--tls_server_name"}, &security.tls_server_name,
+              "Name to verify in the server certificate instead of --host");
+  p.AddString({"--auth_token"}, &security.auth_token,
+              "Bearer token sent with every call (default: env LLM_AUTH_TOKEN)");
   p.SetEpilog(
       "Reads one text per line from standard input (a literal \\n becomes a newline). The prompt is shown only\n"
       "when standard input is a terminal. EOF or Ctrl-C exits; Ctrl-C during a completion cancels it.\n"
@@ -442,7 +455,12 @@ int main(int argc, char** argv) {
   std::string target = host.find(':') != std::string::npos && host.front() != '['
                            ? absl::StrCat("[", host, "]:", port)
                            : absl::StrCat(host, ":", port);
-  Client client(target);
+  if (security.auth_token.empty()) {
+    if (const char* env = std::getenv("LLM_AUTH_TOKEN"); env != nullptr) security.auth_token = env;
+  }
+  auto channel = llm::MakeChannel(target, security);
+  if (!channel.ok()) return usage_error(std::string(channel.status().message()));
+  Client client(target, std::move(*channel), security.auth_token);
   const auto timeout = std::chrono::milliseconds(static_cast<int64_t>(timeout_s * 1000));
   if (health) return RunHealth(client, timeout);
   if (info) return RunInfo(client, timeout);

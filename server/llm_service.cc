@@ -154,7 +154,25 @@ class CompleteReactor final : public grpc::ServerWriteReactor<CompleteResponse> 
 
 LlmServiceImpl::LlmServiceImpl(const ServingAssets* assets, const ServerOptions* options,
                                Scheduler* scheduler, ThreadPool* pool)
-    : assets_(assets), options_(options), scheduler_(scheduler), pool_(pool) {}
+    : assets_(assets), options_(options), scheduler_(scheduler), pool_(pool) {
+  if (!options_->auth_tokens.empty()) auth_ = std::make_unique<TokenAuthenticator>(options_->auth_tokens);
+}
+
+absl::Status LlmServiceImpl::Admit(grpc::CallbackServerContext* ctx, const char* method) const {
+  if (draining_.load()) return absl::UnavailableError(kShuttingDown);
+  if (auth_ == nullptr) return absl::OkStatus();
+  const auto& md = ctx->client_metadata();
+  auto it = md.find("authorization");
+  absl::Status s;
+  if (it == md.end()) {
+    s = auth_->Check(nullptr);
+  } else {
+    const absl::string_view header(it->second.data(), it->second.size());
+    s = auth_->Check(&header);
+  }
+  if (!s.ok()) spdlog::info("{} from {} refused: {}", method, ctx->peer(), std::string(s.message()));
+  return s;
+}
 
 // ---------------------------------------------------------------- helpers
 
@@ -396,8 +414,8 @@ absl::StatusOr<GenerationParams> LlmServiceImpl::PrepareGeneration(const v1::Com
 grpc::ServerUnaryReactor* LlmServiceImpl::RunUnary(grpc::CallbackServerContext* ctx, const char* method,
                                                    std::function<absl::Status()> work) {
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  if (draining_.load()) {
-    reactor->Finish(ToGrpcStatus(absl::UnavailableError(kShuttingDown)));
+  if (absl::Status s = Admit(ctx, method); !s.ok()) {
+    reactor->Finish(ToGrpcStatus(s));
     return reactor;
   }
   const bool queued = pool_->TrySubmit([reactor, ctx, work = std::move(work)] {
@@ -443,8 +461,8 @@ grpc::ServerUnaryReactor* LlmServiceImpl::GetInfo(grpc::CallbackServerContext* c
                                                   const v1::GetInfoRequest* /*req*/,
                                                   v1::GetInfoResponse* resp) {
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  if (draining_.load()) {
-    reactor->Finish(ToGrpcStatus(absl::UnavailableError(kShuttingDown)));
+  if (absl::Status s = Admit(ctx, "GetInfo"); !s.ok()) {
+    reactor->Finish(ToGrpcStatus(s));
     return reactor;
   }
   DoGetInfo(resp);  // cheap: no need for the pool
@@ -454,7 +472,7 @@ grpc::ServerUnaryReactor* LlmServiceImpl::GetInfo(grpc::CallbackServerContext* c
 
 grpc::ServerWriteReactor<CompleteResponse>* LlmServiceImpl::Complete(grpc::CallbackServerContext* ctx,
                                                                      const v1::CompleteRequest* req) {
-  if (draining_.load()) return new CompleteReactor(absl::UnavailableError(kShuttingDown));
+  if (absl::Status s = Admit(ctx, "Complete"); !s.ok()) return new CompleteReactor(s);
   absl::StatusOr<GenerationParams> params = PrepareGeneration(*req);
   if (!params.ok()) {
     spdlog::info("complete rejected: {}", params.status().ToString());

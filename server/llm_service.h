@@ -19,6 +19,7 @@
 #include "core/tokenizer/tokenizer.h"
 #include "llm/v1/llm.grpc.pb.h"
 #include "server/assets.h"
+#include "server/auth.h"
 #include "server/generation.h"
 #include "server/scheduler.h"
 #include "server/server.h"
@@ -66,6 +67,10 @@ class LlmServiceImpl final : public llm::v1::LlmService::CallbackService {
   absl::StatusOr<GenerationParams> PrepareGeneration(const llm::v1::CompleteRequest& req) const;
 
  private:
+  // Whether a new call may proceed: Unavailable while draining,
+  // Unauthenticated without a valid bearer token (when tokens are set).
+  // Failures are logged with the method and peer, never the credentials.
+  absl::Status Admit(grpc::CallbackServerContext* ctx, const char* method) const;
   // Runs `work` on the pool and finishes the call with its status.
   grpc::ServerUnaryReactor* RunUnary(grpc::CallbackServerContext* ctx, const char* method,
                                      std::function<absl::Status()> work);
@@ -76,6 +81,7 @@ class LlmServiceImpl final : public llm::v1::LlmService::CallbackService {
   const ServerOptions* const options_;
   Scheduler* const scheduler_;
   ThreadPool* const pool_;
+  std::unique_ptr<TokenAuthenticator> auth_;  // null = no authentication
   std::atomic<bool> draining_{false};
   mutable std::atomic<uint64_t> next_id_{1};  // call ids for logs
 };

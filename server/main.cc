@@ -9,13 +9,16 @@
 #include <signal.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "core/model/config.h"
 #include "core/util/flags.h"
 #include "core/util/paths.h"
 #include "server/assets.h"
+#include "server/auth.h"
 #include "server/server.h"
 #include "spdlog/sinks/stdout_color_sinks.h"
 #include "spdlog/spdlog.h"
@@ -32,6 +35,7 @@ int main(int argc, char** argv) {
           max_deadline_ms = o.max_deadline_ms, overflow_drop = o.overflow_drop;
   double grace_period = static_cast<double>(o.grace_period_ms) / 1000.0;
   bool log_prompts = false;
+  std::string auth_token_file;
 
   llm::FlagParser p("llm_server", "Serve a trained tokenizer and model over gRPC (llm.v1.LlmService).");
   p.AddString({"-t", "--tokenizer_name"}, &tokenizer_name, "Name of the saved tokenizer (train_tokenizer -n NAME)", true);
@@ -54,6 +58,14 @@ int main(int argc, char** argv) {
   p.AddDouble({"--grace_period"}, &grace_period, "Seconds in-flight calls get to finish on SIGINT/SIGTERM");
   p.AddInt({"--overflow_drop"}, &overflow_drop,
            "Tokens dropped when a generation fills the context (0 = context/2; 1 = exact sliding window)");
+  p.AddString({"--tls_cert"}, &o.tls_cert_file, "PEM server certificate (chain): serve TLS instead of plaintext");
+  p.AddString({"--tls_key"}, &o.tls_key_file, "PEM private key of --tls_cert");
+  p.AddString({"--tls_client_ca"}, &o.tls_client_ca_file,
+              "PEM CA: require and verify client certificates signed by it (mTLS)");
+  p.AddString({"--auth_token_file"}, &auth_token_file,
+              "File of accepted bearer tokens, one per line (or env LLM_AUTH_TOKENS, comma-separated); "
+              "llm.v1 calls without 'authorization: Bearer TOKEN' get UNAUTHENTICATED");
+  p.AddBool({"--reflection"}, &o.reflection, "Serve gRPC server reflection (--no-reflection to turn off)");
   p.AddBool({"--log_prompts"}, &log_prompts, "Log prompt text (off by default: prompts are private)");
   p.AddString({"--log_level"}, &log_level, "spdlog level: trace, debug, info, warn, error");
   if (int rc = p.ParseOrExit(argc, argv); rc >= 0) return rc;
@@ -76,6 +88,18 @@ int main(int argc, char** argv) {
   o.overflow_drop = static_cast<int32_t>(overflow_drop);
   o.log_prompts = log_prompts;
   if (!assets_dir.empty()) llm::SetAssetsDir(assets_dir);
+  // Bearer tokens: the file wins over the environment. Never logged.
+  const char* env_tokens = std::getenv("LLM_AUTH_TOKENS");
+  if (!auth_token_file.empty() || (env_tokens != nullptr && env_tokens[0] != '\0')) {
+    auto tokens = !auth_token_file.empty()
+                      ? llm::ReadAuthTokenFile(auth_token_file)
+                      : llm::ParseAuthTokens(absl::StrReplaceAll(env_tokens, {{",", "\n"}}), "$LLM_AUTH_TOKENS");
+    if (!tokens.ok()) {
+      std::fprintf(stderr, "llm_server: %s\n", std::string(tokens.status().message()).c_str());
+      return 2;
+    }
+    o.auth_tokens = std::move(*tokens);
+  }
 
   // Block the shutdown signals in every thread (gRPC's included, which
   // inherit the mask); the main thread waits for them with sigwait.
@@ -104,10 +128,22 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "llm_server: %s\n", std::string(server.status().message()).c_str());
     return 1;
   }
-  spdlog::info("limits: slots={} queue={} max_tokens_cap={} max_prompt_bytes={} max_prompt_tokens={} "
-               "grace_period={}s log_prompts={}",
-               o.max_slots, o.max_queue, o.max_tokens_cap, o.max_prompt_bytes, o.max_prompt_tokens,
-               grace_period, o.log_prompts);
+  spdlog::info("security: {}{}, bearer tokens: {}, reflection: {}",
+               o.tls_cert_file.empty() ? "plaintext" : "TLS",
+               o.tls_client_ca_file.empty() ? "" : " with client certificates required (mTLS)",
+               o.auth_tokens.empty() ? std::string("off") : absl::StrCat(o.auth_tokens.size(), " accepted"),
+               o.reflection ? "on" : "off");
+  if (o.host != "127.0.0.1" && o.host != "localhost" && o.host != "::1" && o.host != "[::1]" &&
+      (o.tls_cert_file.empty() || o.auth_tokens.empty())) {
+    spdlog::warn("listening on {} (not loopback) without {}: anyone who can reach the port can use the model",
+                 o.host, o.tls_cert_file.empty() && o.auth_tokens.empty() ? "TLS or bearer tokens"
+                         : o.tls_cert_file.empty()                        ? "TLS"
+                                                                          : "bearer tokens");
+  }
+  spdlog::info("limits: slots={} queue={} unary_queue={} max_tokens_cap={} max_prompt_bytes={} "
+               "max_prompt_tokens={} max_message_bytes={} max_deadline_ms={} grace_period={}s log_prompts={}",
+               o.max_slots, o.max_queue, o.max_unary_queue, o.max_tokens_cap, o.max_prompt_bytes,
+               o.max_prompt_tokens, o.max_message_bytes, o.max_deadline_ms, grace_period, o.log_prompts);
   // The parseable readiness line (tests and scripts wait for it).
   std::printf("listening on %s\n", (*server)->address().c_str());
   std::fflush(stdout);

@@ -3,11 +3,15 @@
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/impl/server_builder_option.h>
+#include <grpcpp/security/server_credentials.h>
 
 #include <chrono>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "core/util/status_macros.h"
+#include "server/auth.h"
 #include "server/llm_service.h"
 #include "server/thread_pool.h"
 #include "spdlog/spdlog.h"
@@ -16,6 +20,23 @@ namespace llm {
 namespace {
 
 constexpr char kServiceName[] = "llm.v1.LlmService";
+
+// Turns server reflection on or off for one ServerBuilder. (Linking
+// grpc++_reflection registers the plugin for every server in the process;
+// this option keeps exactly one instance when on and removes it when off.)
+class ReflectionOption final : public grpc::ServerBuilderOption {
+ public:
+  explicit ReflectionOption(bool enable) : enable_(enable) {}
+  void UpdateArguments(grpc::ChannelArguments* /*args*/) override {}
+  void UpdatePlugins(std::vector<std::unique_ptr<grpc::ServerBuilderPlugin>>* plugins) override {
+    const std::string name = grpc::reflection::ProtoServerReflectionPlugin().name();
+    std::erase_if(*plugins, [&](const auto& p) { return p->name() == name; });
+    if (enable_) plugins->push_back(std::make_unique<grpc::reflection::ProtoServerReflectionPlugin>());
+  }
+
+ private:
+  const bool enable_;
+};
 
 absl::Status ValidateOptions(const ServerOptions& o) {
   auto bad = [](const char* flag, auto value, const char* want) {
@@ -35,7 +56,31 @@ absl::Status ValidateOptions(const ServerOptions& o) {
   if (o.max_deadline_ms < 0) return bad("max_deadline_ms", o.max_deadline_ms, ">= 0");
   if (o.grace_period_ms < 0) return bad("grace_period", o.grace_period_ms, ">= 0");
   if (o.overflow_drop < 0) return bad("overflow_drop", o.overflow_drop, ">= 0");
+  if (o.tls_cert_file.empty() != o.tls_key_file.empty()) {
+    return absl::InvalidArgumentError("--tls_cert and --tls_key must be given together");
+  }
+  if (!o.tls_client_ca_file.empty() && o.tls_cert_file.empty()) {
+    return absl::InvalidArgumentError("--tls_client_ca needs --tls_cert and --tls_key (mTLS runs over TLS)");
+  }
   return absl::OkStatus();
+}
+
+// Insecure credentials, or TLS from the PEM files named in the options
+// (client certificates required and verified when tls_client_ca_file is set).
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeCredentials(const ServerOptions& o) {
+  if (o.tls_cert_file.empty()) return grpc::InsecureServerCredentials();
+  grpc::SslServerCredentialsOptions ssl;
+  grpc::SslServerCredentialsOptions::PemKeyCertPair pair;
+  ASSIGN_OR_RETURN(pair.cert_chain, ReadPemFile(o.tls_cert_file, "--tls_cert"));
+  ASSIGN_OR_RETURN(pair.private_key, ReadPemFile(o.tls_key_file, "--tls_key"));
+  ssl.pem_key_cert_pairs.push_back(std::move(pair));
+  if (!o.tls_client_ca_file.empty()) {
+    ASSIGN_OR_RETURN(ssl.pem_root_certs, ReadPemFile(o.tls_client_ca_file, "--tls_client_ca"));
+    ssl.client_certificate_request = GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
+  } else {
+    ssl.client_certificate_request = GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE;
+  }
+  return grpc::SslServerCredentials(ssl);
 }
 
 }  // namespace
@@ -51,6 +96,7 @@ absl::StatusOr<std::unique_ptr<LlmServer>> LlmServer::Start(std::shared_ptr<cons
                                                    ": must be <= the model context ",
                                                    assets->model->config().context));
   }
+  ASSIGN_OR_RETURN(std::shared_ptr<grpc::ServerCredentials> credentials, MakeCredentials(options));
   std::unique_ptr<LlmServer> server(new LlmServer());
   server->options_ = std::move(options);
   server->assets_ = std::move(assets);
@@ -64,11 +110,11 @@ absl::StatusOr<std::unique_ptr<LlmServer>> LlmServer::Start(std::shared_ptr<cons
                                                       server->scheduler_.get(), server->pool_.get());
 
   grpc::EnableDefaultHealthCheckService(true);
-  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
+  builder.SetOption(std::make_unique<ReflectionOption>(o.reflection));
   const std::string address = absl::StrCat(o.host, ":", o.port);
   int bound_port = 0;
-  builder.AddListeningPort(address, grpc::InsecureServerCredentials(), &bound_port);
+  builder.AddListeningPort(address, credentials, &bound_port);
   builder.SetMaxReceiveMessageSize(static_cast<int>(o.max_message_bytes));
   builder.SetMaxSendMessageSize(static_cast<int>(o.max_message_bytes));
   builder.RegisterService(server->service_.get());
@@ -76,7 +122,7 @@ absl::StatusOr<std::unique_ptr<LlmServer>> LlmServer::Start(std::shared_ptr<cons
   if (!server->server_ || bound_port == 0) {
     server->scheduler_->Stop();
     return absl::UnavailableError(absl::StrCat("cannot listen on ", address,
-                                               " (address in use or not local?)"));
+                                               " (address in use or not local, or bad TLS key/certificate?)"));
   }
   server->port_ = bound_port;
   grpc::HealthCheckServiceInterface* health = server->server_->GetHealthCheckService();

@@ -18,6 +18,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "server/assets.h"
@@ -48,10 +49,24 @@ struct ServerOptions {
   int max_detokenize_ids = 1 << 20;      // Detokenize ids per call
   int max_stop_sequences = 16;
   int max_stop_bytes = 256;
-  int64_t max_deadline_ms = 0;           // cap on a Complete call's duration; 0 = none
+  int64_t max_deadline_ms = 600000;      // cap on a Complete call's duration (10 min); 0 = none
   int64_t grace_period_ms = 10000;       // Shutdown(): time in-flight calls get to finish
   int32_t overflow_drop = 0;             // SequenceOptions::overflow_drop (0 = context/2)
   bool log_prompts = false;              // log prompt text (never by default)
+
+  // Security (server/auth.h). TLS is on when tls_cert_file is set (PEM
+  // files; tls_key_file required with it). tls_client_ca_file additionally
+  // requires every client to present a certificate signed by that CA (mTLS).
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  std::string tls_client_ca_file;
+  // Accepted bearer tokens; empty = no authentication. When set, every
+  // llm.v1 call without `authorization: Bearer <one of them>` fails with
+  // UNAUTHENTICATED; grpc.health.v1 and reflection stay open (health must
+  // answer probes; reflection only describes the public API schema; turn it
+  // off with reflection = false).
+  std::vector<std::string> auth_tokens;
+  bool reflection = true;                // serve grpc.reflection.v1alpha
 };
 
 class LlmServer {
