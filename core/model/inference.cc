@@ -1,7 +1,5 @@
 #include "core/model/inference.h"
 
-#include <cblas.h>
-
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -15,18 +13,6 @@ namespace {
 
 // Must match the training model (core/model/transformer.cc).
 constexpr float kLayerNormEps = 1e-5f;
-
-// y (rows, N) = x (rows, K) W (K, N) + beta * y, all row-major and dense.
-// A single row uses sgemv (OpenBLAS's sgemm has more per-call overhead for
-// M = 1).
-void MatMul(int rows, int K, int N, const float* x, const float* W, float beta, float* y) {
-  if (rows == 1) {
-    cblas_sgemv(CblasRowMajor, CblasTrans, K, N, 1.0f, W, N, x, 1, beta, y, 1);
-  } else {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, N, K, 1.0f, x, K, W, N, beta, y,
-                N);
-  }
-}
 
 // out (C) = LayerNorm(x (C)) * g + b, population variance.
 inline void LayerNormRow(const float* x, const float* g, const float* b, int C, float* out) {
@@ -57,6 +43,18 @@ void Activate(Activation act, float* x, size_t n) {
   }
 }
 
+// Writes the key and value parts of one qkv row (q | k | v, 3 HD floats)
+// into cache position p (layout: fast_math.h KvCacheIndex).
+inline void StoreKv(const float* qkv, int H, int D, int tiles, int p, float* K, float* V) {
+  const int HD = H * D;
+  for (int h = 0; h < H; ++h)
+    for (int d = 0; d < D; ++d) {
+      const size_t at = KvCacheIndex(h, d, p, D, tiles);
+      K[at] = qkv[HD + h * D + d];
+      V[at] = qkv[2 * HD + h * D + d];
+    }
+}
+
 Workspace& ThreadWorkspace() {
   thread_local Workspace ws;
   return ws;
@@ -72,9 +70,10 @@ Sequence::Sequence(const InferenceModel* model, const ModelConfig& c, int32_t ov
       context_(c.context),
       n_blocks_(c.n_blocks),
       hd_(c.n_heads * c.d_head),
+      tiles_((c.context + 7) / 8),
       overflow_drop_(overflow_drop),
-      k_(static_cast<size_t>(c.n_blocks) * c.context * hd_),
-      v_(static_cast<size_t>(c.n_blocks) * c.context * hd_),
+      k_(static_cast<size_t>(c.n_blocks) * hd_ * tiles_ * 8),
+      v_(static_cast<size_t>(c.n_blocks) * hd_ * tiles_ * 8),
       logits_(c.vocab_size),
       sampler_(std::move(sampler)) {}
 
@@ -103,7 +102,7 @@ void Sequence::Reset() {
 
 // ---------------------------------------------------------------- Workspace
 
-void Workspace::Reserve(const ModelConfig& c, int rows, int logit_rows) {
+void Workspace::Reserve(const ModelConfig& c, int rows) {
   // Sizes depend on the config as well as the row count (a Workspace, e.g.
   // the thread_local one, may serve models of different shapes), so each
   // buffer is grown to what this call needs; it never shrinks.
@@ -114,19 +113,33 @@ void Workspace::Reserve(const ModelConfig& c, int rows, int logit_rows) {
   };
   grow(x_, r * C);
   grow(ln_, r * C);
-  grow(q_, r * HD);
-  grow(k_, r * HD);
-  grow(v_, r * HD);
+  grow(qkv_, r * 3 * HD);
   grow(att_, r * HD);
   grow(ff_, r * F);
-  grow(scores_, static_cast<size_t>(c.context));
-  grow(logits_, static_cast<size_t>(logit_rows) * c.vocab_size);
+  grow(scores_, static_cast<size_t>(c.context + 7) / 8 * 8);
+  if (logit_rows_.size() < r) logit_rows_.resize(r);
 }
 
 // ---------------------------------------------------------------- InferenceModel
 
 InferenceModel::InferenceModel(const ModelConfig& config, std::vector<float> params)
-    : config_(config), layout_(config), params_(std::move(params)) {}
+    : config_(config), layout_(config), params_(std::move(params)) {
+  const int C = config.d_model, HD = config.n_heads * config.d_head, F = config.d_ff;
+  const float* P = params_.data();
+  std::vector<float> qkv(static_cast<size_t>(C) * 3 * HD);  // (C, 3 HD) = [wq | wk | wv]
+  for (const BlockOffsets& o : layout_.blocks) {
+    for (int k = 0; k < C; ++k)
+      for (int part = 0; part < 3; ++part) {
+        const size_t src = (part == 0 ? o.wq : part == 1 ? o.wk : o.wv) + static_cast<size_t>(k) * HD;
+        std::memcpy(qkv.data() + static_cast<size_t>(k) * 3 * HD + part * HD, P + src,
+                    sizeof(float) * HD);
+      }
+    packed_blocks_.push_back({PackedMatrix(qkv.data(), C, 3 * HD, 3 * HD),
+                              PackedMatrix(P + o.wo, HD, C, C), PackedMatrix(P + o.w1, C, F, F),
+                              PackedMatrix(P + o.w2, F, C, C)});
+  }
+  packed_wu_ = PackedMatrix(P + layout_.wu, C, config.vocab_size, config.vocab_size);
+}
 
 absl::StatusOr<std::shared_ptr<const InferenceModel>> InferenceModel::Create(
     const ModelConfig& config, std::vector<float> params) {
@@ -191,11 +204,14 @@ void InferenceModel::PrefillUnchecked(Sequence& seq, const int32_t* tokens, int 
                                       Workspace& ws) const {
   const ModelConfig& c = config_;
   const int C = c.d_model, H = c.n_heads, D = c.d_head, HD = H * D, F = c.d_ff, V = c.vocab_size;
-  const int T = c.context;
+  const int tiles = seq.tiles_;
+  const size_t block_cache = static_cast<size_t>(HD) * tiles * 8;  // floats per block
   const float scale = 1.0f / std::sqrt(static_cast<float>(D));
   const int p0 = seq.window_;  // window position of the first new token
-  ws.Reserve(c, n, 1);
+  ws.Reserve(c, n);
   const float* P = params_.data();
+  const GemmOutput ff_out =
+      c.activation == Activation::kRelu ? GemmOutput::kStoreRelu : GemmOutput::kStore;
 
   // x (n, C) = wte[token] + wpe[position]
   float* x = ws.x_.data();
@@ -206,45 +222,35 @@ void InferenceModel::PrefillUnchecked(Sequence& seq, const int32_t* tokens, int 
     for (int j = 0; j < C; ++j) xi[j] = te[j] + pe[j];
   }
   float* ln = ws.ln_.data();
-  float* q = ws.q_.data();
+  float* qkv = ws.qkv_.data();
   float* att = ws.att_.data();
   float* ff = ws.ff_.data();
   for (int b = 0; b < c.n_blocks; ++b) {
     const BlockOffsets& o = layout_.blocks[b];
-    float* Kt = seq.k_.data() + static_cast<size_t>(b) * HD * T;  // (HD, T)
-    float* Vt = seq.v_.data() + static_cast<size_t>(b) * HD * T;
+    const PackedBlock& pb = packed_blocks_[b];
+    float* Kc = seq.k_.data() + b * block_cache;  // (H, tiles, D, 8)
+    float* Vc = seq.v_.data() + b * block_cache;
     for (int i = 0; i < n; ++i)
       LayerNormRow(x + static_cast<size_t>(i) * C, P + o.ln1_g, P + o.ln1_b, C,
                    ln + static_cast<size_t>(i) * C);
-    MatMul(n, C, HD, ln, P + o.wq, 0.0f, q);
-    // Keys and values go straight into cache columns p0 .. p0+n-1, transposed:
-    // Kt[:, p0:p0+n] (HD, n) = Wk^T (HD, C) ln^T (C, n).
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasTrans, HD, n, C, 1.0f, P + o.wk, HD, ln, C, 0.0f,
-                Kt + p0, T);
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasTrans, HD, n, C, 1.0f, P + o.wv, HD, ln, C, 0.0f,
-                Vt + p0, T);
+    GemmPacked(n, ln, C, pb.wqkv, nullptr, GemmOutput::kStore, qkv, 3 * HD);
+    // Keys and values of window positions p0 .. p0+n-1 into the cache.
     for (int i = 0; i < n; ++i)
-      AttentionRow(q + static_cast<size_t>(i) * HD, Kt, Vt, T, p0 + i + 1, H, D, scale,
+      StoreKv(qkv + static_cast<size_t>(i) * 3 * HD, H, D, tiles, p0 + i, Kc, Vc);
+    for (int i = 0; i < n; ++i)
+      AttentionRow(qkv + static_cast<size_t>(i) * 3 * HD, Kc, Vc, tiles, p0 + i + 1, H, D, scale,
                    ws.scores_.data(), att + static_cast<size_t>(i) * HD);
-    MatMul(n, HD, C, att, P + o.wo, 1.0f, x);  // x += att Wo
+    GemmPacked(n, att, HD, pb.wo, nullptr, GemmOutput::kAccumulate, x, C);  // x += att Wo
     for (int i = 0; i < n; ++i)
       LayerNormRow(x + static_cast<size_t>(i) * C, P + o.ln2_g, P + o.ln2_b, C,
                    ln + static_cast<size_t>(i) * C);
-    for (int i = 0; i < n; ++i)
-      std::memcpy(ff + static_cast<size_t>(i) * F, P + o.b1, sizeof(float) * F);
-    MatMul(n, C, F, ln, P + o.w1, 1.0f, ff);  // ff = ln W1 + b1
-    Activate(c.activation, ff, static_cast<size_t>(n) * F);
-    for (int i = 0; i < n; ++i) {
-      float* xi = x + static_cast<size_t>(i) * C;
-      const float* b2 = P + o.b2;
-      for (int j = 0; j < C; ++j) xi[j] += b2[j];
-    }
-    MatMul(n, F, C, ff, P + o.w2, 1.0f, x);  // x += ff W2 + b2
+    GemmPacked(n, ln, C, pb.w1, P + o.b1, ff_out, ff, F);  // ff = act(ln W1 + b1)
+    if (c.activation != Activation::kRelu) Activate(c.activation, ff, static_cast<size_t>(n) * F);
+    GemmPacked(n, ff, F, pb.w2, P + o.b2, GemmOutput::kAccumulate, x, C);  // x += ff W2 + b2
   }
   // Logits of the last row only.
   LayerNormRow(x + static_cast<size_t>(n - 1) * C, P + layout_.lnf_g, P + layout_.lnf_b, C, ln);
-  std::memcpy(seq.logits_.data(), P + layout_.bu, sizeof(float) * V);
-  MatMul(1, C, V, ln, P + layout_.wu, 1.0f, seq.logits_.data());
+  GemmPacked(1, ln, C, packed_wu_, P + layout_.bu, GemmOutput::kStore, seq.logits_.data(), V);
   seq.window_ = p0 + n;
   seq.has_logits_ = true;
 }
@@ -301,11 +307,12 @@ absl::Status InferenceModel::DecodeStep(absl::Span<Sequence* const> seqs,
 void InferenceModel::DecodeBatchUnchecked(Sequence* const* seqs, const int32_t* tokens, int m,
                                           Workspace& ws) const {
   const ModelConfig& c = config_;
-  const int C = c.d_model, H = c.n_heads, D = c.d_head, HD = H * D, F = c.d_ff, V = c.vocab_size;
-  const int T = c.context;
+  const int C = c.d_model, H = c.n_heads, D = c.d_head, HD = H * D, F = c.d_ff;
   const float scale = 1.0f / std::sqrt(static_cast<float>(D));
-  ws.Reserve(c, m, m);
+  ws.Reserve(c, m);
   const float* P = params_.data();
+  const GemmOutput ff_out =
+      c.activation == Activation::kRelu ? GemmOutput::kStoreRelu : GemmOutput::kStore;
 
   float* x = ws.x_.data();
   for (int r = 0; r < m; ++r) {
@@ -317,62 +324,45 @@ void InferenceModel::DecodeBatchUnchecked(Sequence* const* seqs, const int32_t* 
     for (int j = 0; j < C; ++j) xr[j] = te[j] + pe[j];
   }
   float* ln = ws.ln_.data();
-  float* q = ws.q_.data();
-  float* kn = ws.k_.data();
-  float* vn = ws.v_.data();
+  float* qkv = ws.qkv_.data();
   float* att = ws.att_.data();
   float* ff = ws.ff_.data();
   for (int b = 0; b < c.n_blocks; ++b) {
     const BlockOffsets& o = layout_.blocks[b];
+    const PackedBlock& pb = packed_blocks_[b];
     for (int r = 0; r < m; ++r)
       LayerNormRow(x + static_cast<size_t>(r) * C, P + o.ln1_g, P + o.ln1_b, C,
                    ln + static_cast<size_t>(r) * C);
-    MatMul(m, C, HD, ln, P + o.wq, 0.0f, q);
-    MatMul(m, C, HD, ln, P + o.wk, 0.0f, kn);
-    MatMul(m, C, HD, ln, P + o.wv, 0.0f, vn);
+    GemmPacked(m, ln, C, pb.wqkv, nullptr, GemmOutput::kStore, qkv, 3 * HD);
     for (int r = 0; r < m; ++r) {
       Sequence& seq = *seqs[r];
-      const int p = seq.window_;
-      float* Kt = seq.k_.data() + static_cast<size_t>(b) * HD * T;  // (HD, T)
-      float* Vt = seq.v_.data() + static_cast<size_t>(b) * HD * T;
-      const float* kr = kn + static_cast<size_t>(r) * HD;
-      const float* vr = vn + static_cast<size_t>(r) * HD;
-      for (int ch = 0; ch < HD; ++ch) {
-        Kt[static_cast<size_t>(ch) * T + p] = kr[ch];
-        Vt[static_cast<size_t>(ch) * T + p] = vr[ch];
-      }
-      AttentionRow(q + static_cast<size_t>(r) * HD, Kt, Vt, T, p + 1, H, D, scale,
-                   ws.scores_.data(), att + static_cast<size_t>(r) * HD);
+      const int p = seq.window_, tiles = seq.tiles_;
+      const size_t block_cache = static_cast<size_t>(HD) * tiles * 8;  // floats per block
+      float* Kc = seq.k_.data() + b * block_cache;  // (H, tiles, D, 8)
+      float* Vc = seq.v_.data() + b * block_cache;
+      const float* qr = qkv + static_cast<size_t>(r) * 3 * HD;
+      StoreKv(qr, H, D, tiles, p, Kc, Vc);
+      AttentionRow(qr, Kc, Vc, tiles, p + 1, H, D, scale, ws.scores_.data(),
+                   att + static_cast<size_t>(r) * HD);
     }
-    MatMul(m, HD, C, att, P + o.wo, 1.0f, x);
+    GemmPacked(m, att, HD, pb.wo, nullptr, GemmOutput::kAccumulate, x, C);  // x += att Wo
     for (int r = 0; r < m; ++r)
       LayerNormRow(x + static_cast<size_t>(r) * C, P + o.ln2_g, P + o.ln2_b, C,
                    ln + static_cast<size_t>(r) * C);
-    for (int r = 0; r < m; ++r)
-      std::memcpy(ff + static_cast<size_t>(r) * F, P + o.b1, sizeof(float) * F);
-    MatMul(m, C, F, ln, P + o.w1, 1.0f, ff);
-    Activate(c.activation, ff, static_cast<size_t>(m) * F);
-    for (int r = 0; r < m; ++r) {
-      float* xr = x + static_cast<size_t>(r) * C;
-      const float* b2 = P + o.b2;
-      for (int j = 0; j < C; ++j) xr[j] += b2[j];
-    }
-    MatMul(m, F, C, ff, P + o.w2, 1.0f, x);
+    GemmPacked(m, ln, C, pb.w1, P + o.b1, ff_out, ff, F);  // ff = act(ln W1 + b1)
+    if (c.activation != Activation::kRelu) Activate(c.activation, ff, static_cast<size_t>(m) * F);
+    GemmPacked(m, ff, F, pb.w2, P + o.b2, GemmOutput::kAccumulate, x, C);  // x += ff W2 + b2
   }
   for (int r = 0; r < m; ++r)
     LayerNormRow(x + static_cast<size_t>(r) * C, P + layout_.lnf_g, P + layout_.lnf_b, C,
                  ln + static_cast<size_t>(r) * C);
-  float* logits = ws.logits_.data();
-  if (m == 1) logits = seqs[0]->logits_.data();  // write in place, no copy
-  for (int r = 0; r < m; ++r)
-    std::memcpy(logits + static_cast<size_t>(r) * V, P + layout_.bu, sizeof(float) * V);
-  MatMul(m, C, V, ln, P + layout_.wu, 1.0f, logits);
+  // Logits go straight into each sequence's buffer; W_u is streamed once.
+  float** logit_rows = ws.logit_rows_.data();
+  for (int r = 0; r < m; ++r) logit_rows[r] = seqs[r]->logits_.data();
+  GemmPackedRows(m, ln, C, packed_wu_, P + layout_.bu, GemmOutput::kStore, logit_rows);
   for (int r = 0; r < m; ++r) {
-    Sequence& seq = *seqs[r];
-    if (m > 1)
-      std::memcpy(seq.logits_.data(), logits + static_cast<size_t>(r) * V, sizeof(float) * V);
-    seq.window_ += 1;
-    seq.has_logits_ = true;
+    seqs[r]->window_ += 1;
+    seqs[r]->has_logits_ = true;
   }
 }
 

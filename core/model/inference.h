@@ -44,6 +44,7 @@
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
 #include "core/model/config.h"
+#include "core/model/fast_math.h"
 #include "core/model/sampler.h"
 
 namespace llm {
@@ -99,12 +100,15 @@ class Sequence {
 
   const InferenceModel* model_;  // identity check only; not owned
   int32_t context_, n_blocks_, hd_;
+  int32_t tiles_;  // tiles of 8 positions per head: ceil(context / 8)
   int32_t overflow_drop_;
   int32_t window_ = 0;  // tokens in the cache
-  // Transposed so attention reads contiguous rows: entry (b, c, p) is channel
-  // c of the key of window position p in block b.
-  std::vector<float> k_;  // (n_blocks, H*D, context)
-  std::vector<float> v_;  // (n_blocks, H*D, context)
+  // Keys and values of window positions, per model block in the tiled
+  // layout of fast_math.h (KvCacheIndex), so attention reads them
+  // sequentially. Positions >= window_ hold stale values that the attention
+  // kernel reads but ignores.
+  std::vector<float> k_;  // (n_blocks, H, tiles_, D, 8)
+  std::vector<float> v_;  // (n_blocks, H, tiles_, D, 8)
   std::vector<int32_t> history_;
   std::vector<float> logits_;  // (V)
   bool has_logits_ = false;
@@ -123,16 +127,14 @@ class Workspace {
 
  private:
   friend class InferenceModel;
-  void Reserve(const ModelConfig& c, int rows, int logit_rows);
+  void Reserve(const ModelConfig& c, int rows);
   std::vector<float> x_;       // (rows, C) residual stream
   std::vector<float> ln_;      // (rows, C) LayerNorm output
-  std::vector<float> q_;       // (rows, HD)
-  std::vector<float> k_;       // (rows, HD) (decode only; prefill writes the cache)
-  std::vector<float> v_;       // (rows, HD)
+  std::vector<float> qkv_;     // (rows, 3 HD) query | key | value
   std::vector<float> att_;     // (rows, HD) concatenated head outputs
   std::vector<float> ff_;      // (rows, F)
-  std::vector<float> scores_;  // (context) attention scores of one head
-  std::vector<float> logits_;  // (logit_rows, V)
+  std::vector<float> scores_;  // (context rounded up to 8) attention scores of one head
+  std::vector<float*> logit_rows_;     // DecodeStep: each sequence's logits buffer
   std::vector<Sequence*> batch_seqs_;  // DecodeStep: sequences run batched
   std::vector<int32_t> batch_tokens_;
 };
@@ -163,10 +165,13 @@ class InferenceModel {
   // For each i, appends tokens[i] to *seqs[i] (which must already hold at
   // least one token, i.e. have been prefilled) and computes its next logits.
   // All sequences are advanced in one batched step: the projections, FFN and
-  // unembedding are single matrix products over the stacked rows; attention
-  // runs per sequence against its own cache. Sequences whose window is full
-  // are re-based (one prefill each). Same results as calling it for each
-  // sequence alone. InvalidArgument (nothing modified) for mismatched sizes,
+  // unembedding are single matrix products over the stacked rows, which read
+  // each weight matrix once per step (decoding is bound by streaming the
+  // weights, so a step over m sequences costs far less than m steps);
+  // attention runs per sequence against its own cache. Sequences whose window
+  // is full are re-based (one prefill each). Same results, bit for bit, as
+  // calling it for each sequence alone (every kernel computes a row the same
+  // way whatever the batch). InvalidArgument (nothing modified) for mismatched sizes,
   // an empty sequence, a repeated sequence, an out-of-range token or a
   // sequence from another model.
   absl::Status DecodeStep(absl::Span<Sequence* const> seqs, absl::Span<const int32_t> tokens,
@@ -182,9 +187,20 @@ class InferenceModel {
   void DecodeBatchUnchecked(Sequence* const* seqs, const int32_t* tokens, int m,
                             Workspace& ws) const;
 
+  // The weight matrices of one block, packed for GemmPacked (the query, key
+  // and value projections side by side: one product gives all three).
+  struct PackedBlock {
+    PackedMatrix wqkv;  // (C, 3 HD)
+    PackedMatrix wo;    // (HD, C)
+    PackedMatrix w1;    // (C, F)
+    PackedMatrix w2;    // (F, C)
+  };
+
   ModelConfig config_;
   ParamLayout layout_;
   std::vector<float> params_;
+  std::vector<PackedBlock> packed_blocks_;
+  PackedMatrix packed_wu_;  // (C, V)
 };
 
 // Streams tokens from a prompt: Prefill, then sample / DecodeStep up to

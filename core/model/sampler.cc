@@ -52,10 +52,7 @@ double Rng::NextUniform() { return static_cast<double>(NextU64() >> 40) * 0x1.0p
 // ---- helpers ----
 
 int32_t ArgMax(absl::Span<const float> x) {
-  const float mx = MaxOf(x.data(), x.size());
-  for (size_t i = 0; i < x.size(); ++i)
-    if (x[i] == mx) return static_cast<int32_t>(i);
-  return 0;  // unreachable for finite input
+  return static_cast<int32_t>(ArgMaxOf(x.data(), x.size()));
 }
 
 void Softmax(absl::Span<const float> x, float temperature, absl::Span<float> out) {
