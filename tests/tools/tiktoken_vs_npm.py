@@ -18,6 +18,7 @@ missing; ctest maps 77 to "skipped").
 """
 import argparse
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -188,6 +189,8 @@ def main():
                 print(f"OK {enc} specials allowed={allowed} disallowed={disallowed}: "
                       f"{len(SPECIAL_CASES)} cases ({n_err} errors) identical")
     print(f"elapsed {time.time() - t0:.1f}s")
+    if not args.keep:
+        shutil.rmtree(work, ignore_errors=True)
     return 1 if failures else 0
 
 
