@@ -18,6 +18,11 @@ namespace {
 
 using llm::v1::CompleteResponse;
 
+// Tokenizer calls at most this big run inline on the gRPC thread that
+// received them (a few microseconds of work); bigger ones go to the pool.
+constexpr size_t kInlineBytes = 512;
+constexpr int kInlineIds = 256;
+
 constexpr char kShuttingDown[] = "the server is shutting down; retry on another instance";
 
 v1::FinishReason ToProto(FinishReason r) {
@@ -240,6 +245,16 @@ absl::Status LlmServiceImpl::DoTokenize(const v1::TokenizeRequest& req, v1::Toke
     pos += static_cast<uint32_t>(bytes.size());
     t->set_end(pos);
   }
+  // Token details take ~10-25 bytes per token: say so clearly instead of
+  // letting the transport fail with "Sent message larger than max".
+  if (ids.size() > 1024) {
+    const size_t bytes = resp->ByteSizeLong();
+    if (static_cast<int64_t>(bytes) > options_->max_message_bytes) {
+      return absl::ResourceExhaustedError(absl::StrCat(
+          "the response with token details would be ", bytes, " bytes, over the server's --max_message_bytes ",
+          options_->max_message_bytes, "; ask with ids_only or send a shorter text"));
+    }
+  }
   return absl::OkStatus();
 }
 
@@ -412,10 +427,14 @@ absl::StatusOr<GenerationParams> LlmServiceImpl::PrepareGeneration(const v1::Com
 // ---------------------------------------------------------------- transport
 
 grpc::ServerUnaryReactor* LlmServiceImpl::RunUnary(grpc::CallbackServerContext* ctx, const char* method,
-                                                   std::function<absl::Status()> work) {
+                                                   bool small, std::function<absl::Status()> work) {
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   if (absl::Status s = Admit(ctx, method); !s.ok()) {
     reactor->Finish(ToGrpcStatus(s));
+    return reactor;
+  }
+  if (small) {  // microseconds of work: cheaper than two thread hand-offs
+    reactor->Finish(ToGrpcStatus(work()));
     return reactor;
   }
   const bool queued = pool_->TrySubmit([reactor, ctx, work = std::move(work)] {
@@ -436,25 +455,28 @@ grpc::ServerUnaryReactor* LlmServiceImpl::RunUnary(grpc::CallbackServerContext* 
 grpc::ServerUnaryReactor* LlmServiceImpl::Tokenize(grpc::CallbackServerContext* ctx,
                                                    const v1::TokenizeRequest* req,
                                                    v1::TokenizeResponse* resp) {
-  return RunUnary(ctx, "Tokenize", [this, req, resp] { return DoTokenize(*req, resp); });
+  return RunUnary(ctx, "Tokenize", req->text().size() <= kInlineBytes,
+                  [this, req, resp] { return DoTokenize(*req, resp); });
 }
 
 grpc::ServerUnaryReactor* LlmServiceImpl::TokenizeBatch(grpc::CallbackServerContext* ctx,
                                                         const v1::TokenizeBatchRequest* req,
                                                         v1::TokenizeBatchResponse* resp) {
-  return RunUnary(ctx, "TokenizeBatch", [this, req, resp] { return DoTokenizeBatch(*req, resp); });
+  return RunUnary(ctx, "TokenizeBatch", /*small=*/false, [this, req, resp] { return DoTokenizeBatch(*req, resp); });
 }
 
 grpc::ServerUnaryReactor* LlmServiceImpl::CountTokens(grpc::CallbackServerContext* ctx,
                                                       const v1::CountTokensRequest* req,
                                                       v1::CountTokensResponse* resp) {
-  return RunUnary(ctx, "CountTokens", [this, req, resp] { return DoCountTokens(*req, resp); });
+  return RunUnary(ctx, "CountTokens", req->text().size() <= kInlineBytes,
+                  [this, req, resp] { return DoCountTokens(*req, resp); });
 }
 
 grpc::ServerUnaryReactor* LlmServiceImpl::Detokenize(grpc::CallbackServerContext* ctx,
                                                      const v1::DetokenizeRequest* req,
                                                      v1::DetokenizeResponse* resp) {
-  return RunUnary(ctx, "Detokenize", [this, req, resp] { return DoDetokenize(*req, resp); });
+  return RunUnary(ctx, "Detokenize", req->ids_size() <= kInlineIds,
+                  [this, req, resp] { return DoDetokenize(*req, resp); });
 }
 
 grpc::ServerUnaryReactor* LlmServiceImpl::GetInfo(grpc::CallbackServerContext* ctx,

@@ -1,7 +1,8 @@
 // The llm.v1.LlmService implementation (gRPC callback API). Internal to
 // server/: use LlmServer to run it.
 //
-//  * Unary tokenizer RPCs hand their work to a ThreadPool and finish from
+//  * Small unary tokenizer calls (<= 512 bytes / 256 ids) run inline on the
+//    gRPC thread; bigger ones hand their work to a ThreadPool and finish from
 //    there (parallel across cores; RESOURCE_EXHAUSTED when the pool's queue
 //    is full).
 //  * Complete validates and encodes the prompt on the gRPC thread, then
@@ -71,8 +72,10 @@ class LlmServiceImpl final : public llm::v1::LlmService::CallbackService {
   // Unauthenticated without a valid bearer token (when tokens are set).
   // Failures are logged with the method and peer, never the credentials.
   absl::Status Admit(grpc::CallbackServerContext* ctx, const char* method) const;
-  // Runs `work` on the pool and finishes the call with its status.
-  grpc::ServerUnaryReactor* RunUnary(grpc::CallbackServerContext* ctx, const char* method,
+  // Finishes the call with the status of `work`: run right here when
+  // `small` (a few microseconds, not worth a thread hand-off), else on the
+  // pool (RESOURCE_EXHAUSTED if its queue is full).
+  grpc::ServerUnaryReactor* RunUnary(grpc::CallbackServerContext* ctx, const char* method, bool small,
                                      std::function<absl::Status()> work);
   absl::StatusOr<SpecialTokenPolicy> ToPolicy(const llm::v1::SpecialTokenOptions& opts) const;
   absl::Status CheckText(const char* field, const std::string& text) const;

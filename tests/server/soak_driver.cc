@@ -85,6 +85,7 @@ bool Alive(pid_t pid) { return waitpid(pid, nullptr, WNOHANG) == 0; }
 struct Stats {
   std::mutex mu;
   std::map<std::string, std::map<Code, int64_t>> by_kind;  // kind -> code -> count
+  std::map<std::string, std::string> sample;               // "kind code" -> first message
   std::vector<std::string> unexpected;                     // first few descriptions
   int64_t unexpected_count = 0;
   int64_t calls = 0;
@@ -93,6 +94,7 @@ struct Stats {
     std::lock_guard<std::mutex> lock(mu);
     ++calls;
     ++by_kind[kind][s.code()];
+    if (!s.ok()) sample.emplace(absl::StrCat(kind, " ", absl::StatusCodeToString(s.code())), std::string(s.message()));
     if (expected.count(s.code()) == 0) {
       ++unexpected_count;
       if (unexpected.size() < 20) unexpected.push_back(absl::StrCat(kind, ": ", s.ToString()));
@@ -248,13 +250,13 @@ class Soak {
     std::string s;
     s.reserve(static_cast<size_t>(n) + 3);
     while (static_cast<int>(s.size()) < n) {
-      if (rng() % 50 == 0) {
+      if (rng() % 50 == 0 && static_cast<int>(s.size()) + 2 <= n) {
         s += "\xc3\xa9";  // é: valid multi-byte UTF-8
       } else {
         s += kChars[rng() % (sizeof(kChars) - 1)];
       }
     }
-    return s.substr(0, static_cast<size_t>(n));  // may cut é: then it is invalid
+    return s;  // valid UTF-8, n bytes
   }
 
   static v1::CompleteRequest Prompt(std::mt19937& rng) {
@@ -497,6 +499,8 @@ int Run(const std::string& server_bin, const std::string& client_bin, double sec
     for (const auto& [code, n] : codes) row += absl::StrCat(absl::StatusCodeToString(code), "=", n, " ");
     std::printf("%-26s %s\n", kind.c_str(), row.c_str());
   }
+  std::printf("sample messages:\n");
+  for (const auto& [key, msg] : stats.sample) std::printf("  %-40s %.110s\n", key.c_str(), msg.c_str());
   std::printf("health checks: %d SERVING, %d failed\n", health_ok.load(), health_bad.load());
   const int64_t margin = std::max<int64_t>(20 * 1024, rss_warm / 10);
   std::printf("server VmRSS: %lld kB after warm-up, %lld kB after the soak (%+lld kB; limit +%lld kB)\n",
