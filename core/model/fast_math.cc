@@ -7,6 +7,7 @@
 #include "core/model/fast_math.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <limits>
@@ -198,6 +199,47 @@ void Scale(float a, float* x, size_t n) {
   for (size_t i = 0; i < n; ++i) x[i] *= a;
 }
 
+LLM_MULTIVERSION
+void LayerNormRows(const float* x, int rows, int C, const float* g, const float* b, float eps,
+                   float* out) {
+  const int c8 = C / 8 * 8;
+  for (int r = 0; r < rows; ++r) {
+    const float* xr = x + static_cast<size_t>(r) * C;
+    float* yr = out + static_cast<size_t>(r) * C;
+    V8 acc = {};
+    for (int i = 0; i < c8; i += 8) acc += Load8(xr + i);
+    float sum = HorizontalSum(acc);
+    for (int i = c8; i < C; ++i) sum += xr[i];
+    const float mean = sum / static_cast<float>(C);
+    V8 vacc = {};
+    for (int i = 0; i < c8; i += 8) {
+      const V8 d = Load8(xr + i) - mean;
+      vacc += d * d;
+    }
+    float var = HorizontalSum(vacc);
+    for (int i = c8; i < C; ++i) var += (xr[i] - mean) * (xr[i] - mean);
+    var /= static_cast<float>(C);
+    const float rstd = 1.0f / std::sqrt(var + eps);
+    for (int i = 0; i < c8; i += 8)
+      Store8(yr + i, (Load8(xr + i) - mean) * rstd * Load8(g + i) + Load8(b + i));
+    for (int i = c8; i < C; ++i) yr[i] = (xr[i] - mean) * rstd * g[i] + b[i];
+  }
+}
+
+// Scores of the 8 positions of one cache tile k (D, 8) for the scaled query
+// qs (D). Two partial sums halve the FMA dependency chain.
+template <int D>
+static LLM_INLINE V8 ScoreTile(const float* qs, const float* k) {
+  V8 s0 = qs[0] * Load8(k);
+  V8 s1 = D > 1 ? qs[1] * Load8(k + 8) : V8{};
+  for (int d = 2; d + 1 < D; d += 2) {
+    s0 += qs[d] * Load8(k + 8 * d);
+    s1 += qs[d + 1] * Load8(k + 8 * d + 8);
+  }
+  if (D % 2 == 1 && D > 1) s0 += qs[D - 1] * Load8(k + 8 * (D - 1));
+  return s0 + s1;
+}
+
 // One head of AttentionRow with the head size D known at compile time,
 // vectorised across key positions: a score vector covers one tile of 8
 // positions (D FMAs with the scaled query in registers); the value sums keep
@@ -205,29 +247,31 @@ void Scale(float a, float* x, size_t n) {
 // and the exponentials never leave registers. The last tile is masked: its
 // scores beyond len become -inf (weight exactly 0) and its values beyond len
 // are replaced by 0, so stale cache contents, even NaN, cannot leak in.
+//
+// The cache usually comes from L3 (a batch's caches and the weights exceed
+// L2), so each pass prefetches what the next one reads: the score pass
+// prefetches this head's values, the value pass the next head's keys
+// (`next_k`, null for the last head).
 template <int D>
 static LLM_INLINE void AttentionHeadFixed(const float* qh, const float* Kh, const float* Vh,
-                                          int len, float scale, float* scores, float* out) {
+                                          const float* next_k, int len, float scale,
+                                          float* scores, float* out) {
   float qs[D];
   for (int d = 0; d < D; ++d) qs[d] = qh[d] * scale;
   const V8i lane = {0, 1, 2, 3, 4, 5, 6, 7};
   const V8 neg_inf = Splat(-std::numeric_limits<float>::infinity());
   const int last = (len - 1) / 8;  // index of the last (possibly partial) tile
   const V8i valid = lane < (len - 8 * last);
-  auto score = [&](int t) {
-    const float* k = Kh + t * (D * 8);
-    V8 s = qs[0] * Load8(k);
-    for (int d = 1; d < D; ++d) s += qs[d] * Load8(k + 8 * d);
-    return s;
-  };
   V8 vmax = neg_inf;
+  for (int t = 0; t <= last; ++t)
+    for (int i = 0; i < D * 8; i += 16) __builtin_prefetch(Vh + t * (D * 8) + i);
   for (int t = 0; t < last; ++t) {
-    const V8 s = score(t);
+    const V8 s = ScoreTile<D>(qs, Kh + t * (D * 8));
     Store8(scores + 8 * t, s);
     vmax = s > vmax ? s : vmax;
   }
   {
-    const V8 s = valid ? score(last) : neg_inf;
+    const V8 s = valid ? ScoreTile<D>(qs, Kh + last * (D * 8)) : neg_inf;
     Store8(scores + 8 * last, s);
     vmax = s > vmax ? s : vmax;
   }
@@ -235,6 +279,9 @@ static LLM_INLINE void AttentionHeadFixed(const float* qh, const float* Kh, cons
   V8 esum = {};
   V8 acc[D];
   for (int d = 0; d < D; ++d) acc[d] = V8{};
+  if (next_k != nullptr)
+    for (int t = 0; t <= last; ++t)
+      for (int i = 0; i < D * 8; i += 16) __builtin_prefetch(next_k + t * (D * 8) + i);
   for (int t = 0; t < last; ++t) {
     const V8 e = Exp8(Load8(scores + 8 * t) - mx);
     esum += e;
@@ -294,11 +341,12 @@ void AttentionRow(const float* q, const float* K, const float* V, int tiles, int
     const float* qh = q + h * D;
     const float* Kh = K + h * head;
     const float* Vh = V + h * head;
+    const float* next_k = h + 1 < H ? Kh + head : nullptr;
     float* oh = out + h * D;
     switch (D) {
-      case 4: AttentionHeadFixed<4>(qh, Kh, Vh, len, scale, scores, oh); break;
-      case 8: AttentionHeadFixed<8>(qh, Kh, Vh, len, scale, scores, oh); break;
-      case 16: AttentionHeadFixed<16>(qh, Kh, Vh, len, scale, scores, oh); break;
+      case 4: AttentionHeadFixed<4>(qh, Kh, Vh, next_k, len, scale, scores, oh); break;
+      case 8: AttentionHeadFixed<8>(qh, Kh, Vh, next_k, len, scale, scores, oh); break;
+      case 16: AttentionHeadFixed<16>(qh, Kh, Vh, next_k, len, scale, scores, oh); break;
       default: AttentionHeadAny(qh, Kh, Vh, D, len, scale, scores, oh); break;
     }
   }

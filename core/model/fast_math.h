@@ -41,6 +41,12 @@ void Axpy(float a, const float* x, float* y, size_t n);
 // x[i] *= a.
 void Scale(float a, float* x, size_t n);
 
+// LayerNorm of `rows` rows of C floats: out[r] = (x[r] - mean) / sqrt(var +
+// eps) * g + b with the population variance (sums in 8 lanes). x and out may
+// be the same buffer.
+void LayerNormRows(const float* x, int rows, int C, const float* g, const float* b, float eps,
+                   float* out);
+
 // KV-cache layout used by AttentionRow ("tiled transposed"): for one block
 // of the model, the keys (or values) of H heads x `capacity` positions, cut
 // into tiles of 8 positions. Tile t of head h holds, for each channel d of

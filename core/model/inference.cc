@@ -14,21 +14,6 @@ namespace {
 // Must match the training model (core/model/transformer.cc).
 constexpr float kLayerNormEps = 1e-5f;
 
-// out (C) = LayerNorm(x (C)) * g + b, population variance.
-inline void LayerNormRow(const float* x, const float* g, const float* b, int C, float* out) {
-  float mean = 0.0f;
-  for (int i = 0; i < C; ++i) mean += x[i];
-  mean /= static_cast<float>(C);
-  float var = 0.0f;
-  for (int i = 0; i < C; ++i) {
-    const float d = x[i] - mean;
-    var += d * d;
-  }
-  var /= static_cast<float>(C);
-  const float rstd = 1.0f / std::sqrt(var + kLayerNormEps);
-  for (int i = 0; i < C; ++i) out[i] = (x[i] - mean) * rstd * g[i] + b[i];
-}
-
 // In-place activation over n floats.
 void Activate(Activation act, float* x, size_t n) {
   if (act == Activation::kRelu) {
@@ -230,9 +215,7 @@ void InferenceModel::PrefillUnchecked(Sequence& seq, const int32_t* tokens, int 
     const PackedBlock& pb = packed_blocks_[b];
     float* Kc = seq.k_.data() + b * block_cache;  // (H, tiles, D, 8)
     float* Vc = seq.v_.data() + b * block_cache;
-    for (int i = 0; i < n; ++i)
-      LayerNormRow(x + static_cast<size_t>(i) * C, P + o.ln1_g, P + o.ln1_b, C,
-                   ln + static_cast<size_t>(i) * C);
+    LayerNormRows(x, n, C, P + o.ln1_g, P + o.ln1_b, kLayerNormEps, ln);
     GemmPacked(n, ln, C, pb.wqkv, nullptr, GemmOutput::kStore, qkv, 3 * HD);
     // Keys and values of window positions p0 .. p0+n-1 into the cache.
     for (int i = 0; i < n; ++i)
@@ -241,15 +224,14 @@ void InferenceModel::PrefillUnchecked(Sequence& seq, const int32_t* tokens, int 
       AttentionRow(qkv + static_cast<size_t>(i) * 3 * HD, Kc, Vc, tiles, p0 + i + 1, H, D, scale,
                    ws.scores_.data(), att + static_cast<size_t>(i) * HD);
     GemmPacked(n, att, HD, pb.wo, nullptr, GemmOutput::kAccumulate, x, C);  // x += att Wo
-    for (int i = 0; i < n; ++i)
-      LayerNormRow(x + static_cast<size_t>(i) * C, P + o.ln2_g, P + o.ln2_b, C,
-                   ln + static_cast<size_t>(i) * C);
+    LayerNormRows(x, n, C, P + o.ln2_g, P + o.ln2_b, kLayerNormEps, ln);
     GemmPacked(n, ln, C, pb.w1, P + o.b1, ff_out, ff, F);  // ff = act(ln W1 + b1)
     if (c.activation != Activation::kRelu) Activate(c.activation, ff, static_cast<size_t>(n) * F);
     GemmPacked(n, ff, F, pb.w2, P + o.b2, GemmOutput::kAccumulate, x, C);  // x += ff W2 + b2
   }
   // Logits of the last row only.
-  LayerNormRow(x + static_cast<size_t>(n - 1) * C, P + layout_.lnf_g, P + layout_.lnf_b, C, ln);
+  LayerNormRows(x + static_cast<size_t>(n - 1) * C, 1, C, P + layout_.lnf_g, P + layout_.lnf_b,
+                kLayerNormEps, ln);
   GemmPacked(1, ln, C, packed_wu_, P + layout_.bu, GemmOutput::kStore, seq.logits_.data(), V);
   seq.window_ = p0 + n;
   seq.has_logits_ = true;
@@ -330,9 +312,7 @@ void InferenceModel::DecodeBatchUnchecked(Sequence* const* seqs, const int32_t* 
   for (int b = 0; b < c.n_blocks; ++b) {
     const BlockOffsets& o = layout_.blocks[b];
     const PackedBlock& pb = packed_blocks_[b];
-    for (int r = 0; r < m; ++r)
-      LayerNormRow(x + static_cast<size_t>(r) * C, P + o.ln1_g, P + o.ln1_b, C,
-                   ln + static_cast<size_t>(r) * C);
+    LayerNormRows(x, m, C, P + o.ln1_g, P + o.ln1_b, kLayerNormEps, ln);
     GemmPacked(m, ln, C, pb.wqkv, nullptr, GemmOutput::kStore, qkv, 3 * HD);
     for (int r = 0; r < m; ++r) {
       Sequence& seq = *seqs[r];
@@ -346,16 +326,12 @@ void InferenceModel::DecodeBatchUnchecked(Sequence* const* seqs, const int32_t* 
                    att + static_cast<size_t>(r) * HD);
     }
     GemmPacked(m, att, HD, pb.wo, nullptr, GemmOutput::kAccumulate, x, C);  // x += att Wo
-    for (int r = 0; r < m; ++r)
-      LayerNormRow(x + static_cast<size_t>(r) * C, P + o.ln2_g, P + o.ln2_b, C,
-                   ln + static_cast<size_t>(r) * C);
+    LayerNormRows(x, m, C, P + o.ln2_g, P + o.ln2_b, kLayerNormEps, ln);
     GemmPacked(m, ln, C, pb.w1, P + o.b1, ff_out, ff, F);  // ff = act(ln W1 + b1)
     if (c.activation != Activation::kRelu) Activate(c.activation, ff, static_cast<size_t>(m) * F);
     GemmPacked(m, ff, F, pb.w2, P + o.b2, GemmOutput::kAccumulate, x, C);  // x += ff W2 + b2
   }
-  for (int r = 0; r < m; ++r)
-    LayerNormRow(x + static_cast<size_t>(r) * C, P + layout_.lnf_g, P + layout_.lnf_b, C,
-                 ln + static_cast<size_t>(r) * C);
+  LayerNormRows(x, m, C, P + layout_.lnf_g, P + layout_.lnf_b, kLayerNormEps, ln);
   // Logits go straight into each sequence's buffer; W_u is streamed once.
   float** logit_rows = ws.logit_rows_.data();
   for (int r = 0; r < m; ++r) logit_rows[r] = seqs[r]->logits_.data();

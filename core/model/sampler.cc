@@ -76,13 +76,20 @@ void TopK(absl::Span<const float> x, int32_t k, std::vector<int32_t>* out) {
   for (int32_t i = 0; i < k; ++i) (*out)[i] = i;
   std::make_heap(out->begin(), out->end(), better);  // front = worst kept
   float threshold = x[out->front()];
-  for (int32_t i = k; i < n; ++i) {
-    // A later index with an equal value is worse, so strictly greater only.
-    if (x[i] > threshold) {
-      std::pop_heap(out->begin(), out->end(), better);
-      out->back() = i;
-      std::push_heap(out->begin(), out->end(), better);
-      threshold = x[out->front()];
+  // Blocks whose (vectorised) maximum does not beat the threshold are
+  // skipped whole; the threshold only rises, so skipping is exact.
+  constexpr int32_t kBlock = 64;
+  for (int32_t i0 = k; i0 < n; i0 += kBlock) {
+    const int32_t i1 = std::min(n, i0 + kBlock);
+    if (MaxOf(x.data() + i0, i1 - i0) <= threshold) continue;  // (NaN max: scan)
+    for (int32_t i = i0; i < i1; ++i) {
+      // A later index with an equal value is worse, so strictly greater only.
+      if (x[i] > threshold) {
+        std::pop_heap(out->begin(), out->end(), better);
+        out->back() = i;
+        std::push_heap(out->begin(), out->end(), better);
+        threshold = x[out->front()];
+      }
     }
   }
   std::sort(out->begin(), out->end(), better);
