@@ -18,13 +18,14 @@ Writes UTF-8 text made of (in this order):
   * random Unicode strings from random.Random(seed) (stdlib only, so the output
     depends only on the arguments and the Python version's `random` algorithm,
     which is stable across CPython 3 versions for these calls).
-Surrogates are never emitted (the output is valid UTF-8). Unless
---include-unassigned, random strings only use code points assigned in the
-running Python's Unicode database (run it with Debian's /usr/bin/python3:
-Unicode 14.0), replacing others with U+FFFD: characters assigned later
-(e.g. Unicode 16's Egyptian Hieroglyphs Extended-A) are letters for tiktoken
-1.0.22 (Rust regex, newer Unicode tables) but not for our pre-tokenizer
-tables, generated from python3-regex; see /work/notes or the README.
+Surrogates are never emitted (the output is valid UTF-8). Random strings use
+every kind of code point: assigned in the running Python's Unicode database
+(Debian's /usr/bin/python3: 14.0), assigned later (extra weight on blocks
+added in Unicode 15.0, 15.1 and 16.0, whose letters and digits tiktoken
+1.0.22 (Rust regex, Unicode 16.0 tables) and our pre-tokenizer tables treat
+as \\p{L} / \\p{N}, and on some of Unicode 17.0's, still unassigned for both),
+private use and unassigned code points. --assigned-only restricts them to
+code points assigned in the running Python's database (others become U+FFFD).
 """
 import argparse
 import os
@@ -33,7 +34,8 @@ import sys
 import unicodedata
 
 CONTRACTION_WORDS = ["it", "IT", "he", "She", "THEY", "we", "You", "I", "John", "DON", "can", "won"]
-SUFFIXES = ["s", "t", "re", "ve", "m", "ll", "d"]
+# "\u017f" (LONG S) case-folds to s, so '\u017f is a contraction for (?i:'s).
+SUFFIXES = ["s", "t", "re", "ve", "m", "ll", "d", "\u017f", "\u212a"]
 SCRIPTS = [
     "日本語のテキストを分割します。東京は晴れ、大阪は雨でした。",
     "中文文本测试：我们今天去北京吗？这是一个很长的句子，没有空格。",
@@ -53,7 +55,8 @@ SCRIPTS = [
 ]
 WS_CHARS = [" ", "\t", "\n", "\r\n", "\r", "\u000b", "\u000c", "\u0085", "\u00a0", "\u1680"] + [
     chr(c) for c in range(0x2000, 0x200B)] + ["\u2028", "\u2029", "\u202f", "\u205f", "\u3000",
-                                              "\ufeff", "\u200b", "\u180e"]
+                                              "\ufeff", "\u200b", "\u180e", "\u001c",
+                                              "\u001f", "\u2060"]
 WS_NEIGHBOURS = ["a", "Z", "7", "!", ".", "é", "日", "😀", "'s", "\n", "", "  ", "x\n"]
 
 # Code point ranges for random strings: (lo, hi, weight).
@@ -63,6 +66,25 @@ RANDOM_RANGES = [
     (0x2000, 0x206F, 6), (0x2070, 0x2BFF, 3), (0x3000, 0x30FF, 4), (0x3400, 0x9FFF, 4),
     (0xAC00, 0xD7A3, 3), (0xE000, 0xF8FF, 1), (0xF900, 0xFFFD, 3), (0x10000, 0x1FFFF, 4),
     (0x1F300, 0x1FAFF, 4), (0x20000, 0x2FFFF, 1), (0xE0000, 0xE007F, 1), (0x0, 0x1F, 1),
+    # Blocks added or extended in Unicode 15.0 / 15.1 / 16.0 (letters, digits,
+    # marks unknown to Python 3.11's Unicode 14 and to python3-regex's 15.0).
+    (0x10D40, 0x10D8F, 1),  # Garay (16.0)
+    (0x105C0, 0x105FF, 1),  # Todhri (16.0)
+    (0x11380, 0x113FF, 1),  # Tulu-Tigalari (16.0)
+    (0x11BC0, 0x11BFF, 1),  # Sunuwar (16.0)
+    (0x11F00, 0x11F5F, 1),  # Kawi (15.0)
+    (0x13430, 0x1345F, 1),  # Egyptian Hieroglyph Format Controls (extended 15.0)
+    (0x13460, 0x143FF, 2),  # Egyptian Hieroglyphs Extended-A (16.0)
+    (0x16100, 0x1613F, 1),  # Gurung Khema (16.0)
+    (0x16D40, 0x16D7F, 1),  # Kirat Rai (16.0)
+    (0x1CC00, 0x1CEBF, 1),  # Symbols for Legacy Computing Supplement (16.0)
+    (0x1E4D0, 0x1E4FF, 1),  # Nag Mundari (15.0)
+    (0x1E5D0, 0x1E5FF, 1),  # Ol Onal (16.0)
+    (0x2EBF0, 0x2EE5F, 1),  # CJK Extension I (15.1)
+    (0x31350, 0x323AF, 1),  # CJK Extension H (15.0)
+    (0x323B0, 0x3347F, 1),  # CJK Extension J (17.0: unassigned for tiktoken 1.0.22)
+    (0x11DB0, 0x11DEF, 1),  # Tolong Siki (17.0)
+    (0x30000, 0x10FFFF, 1),  # mostly unassigned planes and private use
 ]
 
 
@@ -174,8 +196,9 @@ def main():
     ap.add_argument("--sources", default=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     ap.add_argument("--random-kb", type=int, default=1024)
     ap.add_argument("--seed", type=int, default=20240601)
-    ap.add_argument("--include-unassigned", action="store_true",
-                    help="also emit code points unassigned in this Python's Unicode database")
+    ap.add_argument("--assigned-only", action="store_true",
+                    help="random strings only use code points assigned in this Python's "
+                         "Unicode database")
     args = ap.parse_args()
     rng = random.Random(args.seed)
     chunks = []
@@ -184,7 +207,7 @@ def main():
     if args.sources:
         chunks.append(sources(args.sources))
     chunks += [english(rng), digits(rng), scripts(rng), whitespace(rng),
-               random_unicode(rng, args.random_kb, not args.include_unassigned)]
+               random_unicode(rng, args.random_kb, args.assigned_only)]
     text = "".join(chunks)
     with open(args.out, "w", encoding="utf-8", newline="") as f:
         f.write(text)

@@ -73,8 +73,9 @@ TEST(PreTokenizerTest, RefusesUnknownPatterns) {
 }
 
 TEST(PreTokenizerTest, WhiteSpaceSetIsPythonRegexBackslashS) {
-  // Python `regex` \s: Unicode White_Space; U+001C..U+001F (which Python's
-  // str.isspace() accepts) and U+FEFF, U+180E, U+200B are NOT in it.
+  // Python `regex` \s and Rust regex-syntax's (tiktoken) \s: Unicode
+  // White_Space; U+001C..U+001F (which Python's str.isspace() accepts) and
+  // U+FEFF, U+180E, U+200B are NOT in it (checked against tiktoken 1.0.22).
   const std::vector<uint32_t> expected = {
       0x9,    0xA,    0xB,    0xC,    0xD,    0x20,   0x85,   0xA0,   0x1680,
       0x2000, 0x2001, 0x2002, 0x2003, 0x2004, 0x2005, 0x2006, 0x2007, 0x2008,
@@ -84,6 +85,28 @@ TEST(PreTokenizerTest, WhiteSpaceSetIsPythonRegexBackslashS) {
     if (pretokenizer_internal::IsReferenceWhiteSpace(cp)) got.push_back(cp);
   }
   EXPECT_EQ(got, expected);
+}
+
+TEST(PreTokenizerTest, ClassesFollowTiktokensUnicode16) {
+  // tiktoken 1.0.22 (Unicode 16.0 tables) encodes X + "*e" as tokens(X) +
+  // [84648 "*e"] (cl100k_base) exactly for the letters/digits X below: X is
+  // \p{L} or \p{N}, so "*e" is a piece `[^\r\n\p{L}\p{N}]?\p{L}+`. For a code
+  // point that is not (e.g. assigned only in Unicode 17.0), " ?[^\s\p{L}\p{N}]+"
+  // takes "X*" and "e" is left alone.
+  auto pre = MakeByName("gpt-4");
+  // U+1E4D0 NAG MUNDARI LETTER O (Unicode 15.0), U+2EBF0 CJK Extension I
+  // (15.1), U+137B7 Egyptian Hieroglyphs Extended-A (16.0): Lo.
+  for (const char* x : {"\U0001E4D0", "\U0002EBF0", "\U000137B7"}) {
+    EXPECT_EQ(Split(*pre, std::string(x) + "*e"), (Pieces{x, "*e"})) << x;
+  }
+  // U+1CCF0..U+1CCF3 OUTLINED DIGIT ZERO..THREE (Unicode 16.0, Nd): \p{N}{1,3}.
+  EXPECT_EQ(Split(*pre, "\U0001CCF0\U0001CCF1\U0001CCF2\U0001CCF3"),
+            (Pieces{"\U0001CCF0\U0001CCF1\U0001CCF2", "\U0001CCF3"}));
+  // U+088F (assigned in Unicode 17.0) and U+323B0 (CJK Extension J, 17.0) are
+  // unassigned in 16.0: "other".
+  for (const char* x : {"\u088f", "\U000323B0"}) {
+    EXPECT_EQ(Split(*pre, std::string(x) + "*e"), (Pieces{std::string(x) + "*", "e"})) << x;
+  }
 }
 
 TEST(Gpt4PatternTest, HandWorkedCases) {

@@ -4,6 +4,14 @@ differential test of our C++ PreTokenizer against them.
 
 Run with Debian's interpreter (/usr/bin/python3 has python3-regex).
 
+Unicode versions: our character classes follow tiktoken's Unicode version
+(16.0, core/tokenizer/pretokenizer_unicode_tables.inc), python3-regex
+2022.10.31 carries Unicode 15.0 tables. `check` first compares the two
+class by class over every code point and requires that they differ only on
+code points the reference sees as unassigned (\p{Cn}: assigned in 15.1/16.0);
+random code points are drawn outside that set (all other code points,
+unassigned ones included, are fair game).
+
 Corpus file format: a sequence of documents, each "<byte length>\\n<bytes>\\n".
 Split output format: one line per document, the byte offsets where pieces
 END, separated by spaces (empty line for an empty document).
@@ -19,6 +27,7 @@ Modes:
 import argparse
 import os
 import random
+import re
 import subprocess
 import sys
 import tempfile
@@ -96,10 +105,70 @@ WORDS = ["hello", "Hello", "HELLO", "HelloWorld", "camelCase", "XMLHttp", "don",
          "\u0928\u092e\u0938\u094d\u0924\u0947", "/path/to", "x\u02b0y", "a\u0301B\u0301"]
 
 
+# ---------------------------------------------------------------------------
+# Our tables vs the reference's.
+
+TABLES_INC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "core",
+                          "tokenizer", "pretokenizer_unicode_tables.inc")
+# C++ table name -> the reference's spelling of the class.
+TABLE_CLASSES = {"kL": r"\p{L}", "kN": r"\p{N}", "kLu": r"\p{Lu}", "kLt": r"\p{Lt}",
+                 "kLm": r"\p{Lm}", "kLo": r"\p{Lo}", "kLl": r"\p{Ll}", "kM": r"\p{M}",
+                 "kWhiteSpace": r"\s"}
+ALL_CHARS = "".join(chr(c) for c in range(0x110000) if not 0xD800 <= c < 0xE000)
+
+# Code points whose class membership differs between our tables and the
+# reference (filled by compare_tables); random_code_point avoids them.
+EXCLUDED = frozenset()
+
+
+def parse_tables(path):
+    """Returns {table name: set of code points} and {letter: set} from the .inc."""
+    text = open(path, encoding="utf-8").read()
+    tables = {}
+    for m in re.finditer(r"CodePointRange (\w+)\[\] = \{(.*?)\};", text, re.S):
+        cps = set()
+        for a, b in re.findall(r"\{(0x[0-9A-F]+), (0x[0-9A-F]+)\}", m.group(2)):
+            cps.update(range(int(a, 16), int(b, 16) + 1))
+        tables[m.group(1)] = cps
+    folds = {}
+    for letter, body in re.findall(r"\{'(\w)', \{([^}]*)\}\}", text):
+        folds[letter] = {int(x, 16) for x in body.split(",")}
+    return tables, folds
+
+
+def reference_set(pattern):
+    return {ord(c) for m in regex.finditer(pattern + "+", ALL_CHARS) for c in m.group()}
+
+
+def compare_tables(path=TABLES_INC):
+    """Compares our class tables with python3-regex over every code point.
+    Returns (set of code points that differ, list of errors): a difference is
+    only acceptable on a code point the reference sees as unassigned."""
+    tables, folds = parse_tables(path)
+    differ, errors = set(), []
+    for name, pattern in TABLE_CLASSES.items():
+        if name not in tables:
+            errors.append("table %s missing from %s" % (name, path))
+            continue
+        d = tables[name] ^ reference_set(pattern)
+        differ |= d
+        print("tables: %-12s %-7s %7d code points, %5d differ from python3-regex" %
+              (name, pattern, len(tables[name]), len(d)))
+    unassigned = reference_set(r"\p{Cn}")
+    for c in sorted(differ - unassigned)[:20]:
+        errors.append("U+%04X is assigned for python3-regex but its classes differ from ours" % c)
+    for letter, cps in folds.items():
+        ref = {ord(m.group()) for m in regex.finditer("(?i:%s)" % letter, ALL_CHARS)}
+        if ref != cps:
+            errors.append("(?i:%s): ours %s, python3-regex %s" %
+                          (letter, sorted(map(hex, cps)), sorted(map(hex, ref))))
+    return differ, errors
+
+
 def random_code_point(rng):
     while True:
         c = rng.randrange(0x110000) if rng.random() < 0.5 else rng.randrange(0x30000)
-        if not 0xD800 <= c < 0xE000:
+        if not 0xD800 <= c < 0xE000 and c not in EXCLUDED:
             return chr(c)
 
 
@@ -241,6 +310,17 @@ def compare_tool(tool, pattern_file, corpus, mode, name, docs, expected, python_
 
 
 def check(args):
+    global EXCLUDED
+    t0 = time.time()
+    differ, errors = compare_tables()
+    for e in errors:
+        print("FAIL tables: " + e)
+    if errors:
+        return 1
+    print("tables: %d code points differ, all unassigned for python3-regex (new in Unicode "
+          "15.1/16.0, tiktoken's version): excluded from random text (%.1fs)" %
+          (len(differ), time.time() - t0))
+    EXCLUDED = frozenset(differ)
     workdir = args.workdir or tempfile.mkdtemp(prefix="split_reference_")
     os.makedirs(workdir, exist_ok=True)
     corpus = os.path.join(workdir, "corpus.bin")
@@ -285,6 +365,8 @@ def main():
     c.add_argument("--shakespeare")
     args = ap.parse_args()
     if args.mode == "gen-corpus":
+        global EXCLUDED
+        EXCLUDED = frozenset(compare_tables()[0])
         gen_corpus(args.seed, args.out, args.shakespeare, args.docs)
     elif args.mode == "split":
         with open(args.pattern_file, encoding="utf-8") as f:

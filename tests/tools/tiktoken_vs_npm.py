@@ -7,7 +7,8 @@
    tools/convert_tiktoken into a temporary assets dir.
 2. Generates the mixed corpus (scripts/gen_tiktoken_corpus.py: Shakespeare,
    this repo's sources, contractions, digits, many scripts, emoji, whitespace
-   edge cases, seeded random Unicode).
+   edge cases, seeded random Unicode including code points new in Unicode
+   15.0..17.0 and unassigned ones).
 3. For each encoding: ids from `llm_tokenize` vs ids from tests/tiktoken_ref/
    encode.js (tiktoken WASM), token for token; `llm_tokenize -d` must give back
    the corpus byte for byte.
@@ -104,8 +105,10 @@ def main():
     assets = os.path.join(work, "assets")
     corpus = os.path.join(work, "corpus.txt")
     t0 = time.time()
-    # Debian's interpreter: its Unicode database decides which code points the
-    # random strings may use (see the generator's docstring).
+    # Debian's interpreter, as everywhere in the tests. The random strings
+    # include code points assigned in Unicode 15.0-17.0 and unassigned ones
+    # (see the generator's docstring): our classes follow tiktoken's Unicode
+    # 16.0 tables, so they must match there too.
     python = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
     gen = run([python, os.path.join(src, "scripts", "gen_tiktoken_corpus.py"), corpus,
                "--shakespeare", shakespeare, "--sources", src, "--random-kb", str(args.random_kb)])
