@@ -8,6 +8,7 @@
 // LlmServer::Shutdown); the process then exits 0.
 #include <signal.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <thread>
@@ -32,7 +33,9 @@ int main(int argc, char** argv) {
           max_prompt_bytes = o.max_prompt_bytes, max_prompt_tokens = o.max_prompt_tokens,
           max_tokens_cap = o.max_tokens_cap, default_max_tokens = o.default_max_tokens,
           max_slots = o.max_slots, max_queue = o.max_queue, max_unary_queue = o.max_unary_queue,
-          max_deadline_ms = o.max_deadline_ms, overflow_drop = o.overflow_drop;
+          max_deadline_ms = o.max_deadline_ms, overflow_drop = o.overflow_drop,
+          max_batch_texts = o.max_batch_texts, max_detokenize_ids = o.max_detokenize_ids,
+          max_stop_sequences = o.max_stop_sequences, max_stop_bytes = o.max_stop_bytes;
   double grace_period = static_cast<double>(o.grace_period_ms) / 1000.0;
   bool log_prompts = false;
   std::string auth_token_file;
@@ -54,6 +57,10 @@ int main(int argc, char** argv) {
   p.AddInt({"--max_slots"}, &max_slots, "Completions decoded together (continuous batching)");
   p.AddInt({"--max_queue"}, &max_queue, "Completions waiting for a slot before RESOURCE_EXHAUSTED");
   p.AddInt({"--max_unary_queue"}, &max_unary_queue, "Tokenizer calls waiting for a worker");
+  p.AddInt({"--max_batch_texts"}, &max_batch_texts, "Texts per TokenizeBatch call");
+  p.AddInt({"--max_detokenize_ids"}, &max_detokenize_ids, "Token ids per Detokenize call");
+  p.AddInt({"--max_stop_sequences"}, &max_stop_sequences, "Stop sequences per Complete call");
+  p.AddInt({"--max_stop_bytes"}, &max_stop_bytes, "Bytes per stop sequence");
   p.AddInt({"--max_deadline_ms"}, &max_deadline_ms, "Cap on a completion's duration in ms (0 = none)");
   p.AddDouble({"--grace_period"}, &grace_period, "Seconds in-flight calls get to finish on SIGINT/SIGTERM");
   p.AddInt({"--overflow_drop"}, &overflow_drop,
@@ -84,6 +91,10 @@ int main(int argc, char** argv) {
   o.max_queue = static_cast<int>(max_queue);
   o.max_unary_queue = static_cast<int>(max_unary_queue);
   o.max_deadline_ms = max_deadline_ms;
+  o.max_batch_texts = static_cast<int>(std::clamp<int64_t>(max_batch_texts, -1, 1 << 30));
+  o.max_detokenize_ids = static_cast<int>(std::clamp<int64_t>(max_detokenize_ids, -1, 1 << 30));
+  o.max_stop_sequences = static_cast<int>(std::clamp<int64_t>(max_stop_sequences, -1, 1 << 20));
+  o.max_stop_bytes = static_cast<int>(std::clamp<int64_t>(max_stop_bytes, -1, 1 << 20));
   o.grace_period_ms = static_cast<int64_t>(grace_period * 1000.0);
   o.overflow_drop = static_cast<int32_t>(overflow_drop);
   o.log_prompts = log_prompts;

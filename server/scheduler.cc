@@ -36,9 +36,9 @@ absl::Status Scheduler::Submit(std::shared_ptr<Generation> generation) {
     if (active_ + static_cast<int>(queue_.size()) >= capacity) {
       ++stats_.rejected;
       return absl::ResourceExhaustedError(absl::StrCat(
-          "server is at capacity: all ", options_.max_slots, " generation slots are busy and ",
-          queue_.size(), " of ", options_.max_queue,
-          " queue places are taken; retry later"));
+          "server is at capacity: ", active_, " completions running and ", queue_.size(),
+          " waiting (limit ", options_.max_slots, " slots + ", options_.max_queue,
+          " queue places; server flags --max_slots, --max_queue); retry later"));
     }
     queue_.push_back(std::move(generation));
   }

@@ -53,6 +53,10 @@ absl::Status ValidateOptions(const ServerOptions& o) {
   if (o.max_slots < 1) return bad("max_slots", o.max_slots, ">= 1");
   if (o.max_queue < 0) return bad("max_queue", o.max_queue, ">= 0");
   if (o.max_unary_queue < 1) return bad("max_unary_queue", o.max_unary_queue, ">= 1");
+  if (o.max_batch_texts < 1) return bad("max_batch_texts", o.max_batch_texts, ">= 1");
+  if (o.max_detokenize_ids < 1) return bad("max_detokenize_ids", o.max_detokenize_ids, ">= 1");
+  if (o.max_stop_sequences < 0) return bad("max_stop_sequences", o.max_stop_sequences, ">= 0");
+  if (o.max_stop_bytes < 1) return bad("max_stop_bytes", o.max_stop_bytes, ">= 1");
   if (o.max_deadline_ms < 0) return bad("max_deadline_ms", o.max_deadline_ms, ">= 0");
   if (o.grace_period_ms < 0) return bad("grace_period", o.grace_period_ms, ">= 0");
   if (o.overflow_drop < 0) return bad("overflow_drop", o.overflow_drop, ">= 0");

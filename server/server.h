@@ -42,7 +42,7 @@ struct ServerOptions {
   int32_t max_prompt_tokens = 16384;     // prompt tokens before truncation to the context
   int32_t max_tokens_cap = 4096;         // upper bound of CompleteRequest.max_tokens
   int32_t default_max_tokens = 500;      // when max_tokens is 0 (the original's default)
-  int max_slots = 8;                     // sequences decoded together
+  int max_slots = 16;                    // sequences decoded together
   int max_queue = 32;                    // Complete calls waiting for a slot
   int max_unary_queue = 256;             // tokenizer calls waiting for a worker
   int max_batch_texts = 4096;            // TokenizeBatch texts per call
