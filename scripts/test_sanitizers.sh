@@ -31,12 +31,16 @@ for s in $STAGES; do
   case "$s" in
   asan)
     stage "ASan + UBSan build and full ctest"
+    # Skipped under ASan (they run in the Release build): wall-clock speed
+    # assertions (ASan is 2-5x slower) and the Docker check that the runtime
+    # image's packages cover `ldd` of the binaries (ASan binaries need libasan).
+    ASAN_SKIP='PathologicalMegabyteInputsAreFast|IsFastAt1MiB|deploy_compose_structure'
     cmake -S . -B build-asan "${COMMON[@]}" -DLLM_SANITIZE=address,undefined
     cmake --build build-asan -j "$JOBS"
     ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:strict_string_checks=1:detect_stack_use_after_return=1" \
     LSAN_OPTIONS="suppressions=$SUPP/lsan.supp" \
     UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1" \
-      ctest --test-dir build-asan --output-on-failure -j "$JOBS" --timeout 1800
+      ctest --test-dir build-asan --output-on-failure -j "$JOBS" --timeout 1800 -E "$ASAN_SKIP"
     ;;
   tsan)
     stage "TSan build and concurrency tests"
