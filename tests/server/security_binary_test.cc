@@ -14,6 +14,8 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <tuple>
+#include <utility>
 #include <thread>
 #include <vector>
 
@@ -177,23 +179,68 @@ TEST_F(SecurityBinaryTest, TokensFromFileOrEnvAreEnforcedAndNeverLogged) {
   for (int variant = 0; variant < 2; ++variant) {
     Server s = variant == 0 ? Spawn(args, log_) : Spawn(Args(), log_, {"LLM_AUTH_TOKENS=other," + token});
     ASSERT_GT(s.port, 0);
-    auto channel = MakeChannel("127.0.0.1:" + std::to_string(s.port), ClientSecurity{});
-    ASSERT_TRUE(channel.ok());
-    CallOptions o;
-    o.timeout = milliseconds(5000);
-    LlmClient anonymous(*channel);
-    EXPECT_EQ(anonymous.Info(o).status().code(), absl::StatusCode::kUnauthenticated);
-    LlmClient wrong(*channel, "tok-ZebraCrossing-9");
-    EXPECT_EQ(wrong.Info(o).status().code(), absl::StatusCode::kUnauthenticated);
-    LlmClient good(*channel, token);
-    EXPECT_TRUE(good.Info(o).ok()) << variant;
-    EXPECT_TRUE(anonymous.Health("", o).ok());
+    {  // clients gone before the server stops
+      auto channel = MakeChannel("127.0.0.1:" + std::to_string(s.port), ClientSecurity{});
+      ASSERT_TRUE(channel.ok());
+      CallOptions o;
+      o.timeout = milliseconds(5000);
+      LlmClient anonymous(*channel);
+      EXPECT_EQ(anonymous.Info(o).status().code(), absl::StatusCode::kUnauthenticated);
+      LlmClient wrong(*channel, "tok-ZebraCrossing-9");
+      EXPECT_EQ(wrong.Info(o).status().code(), absl::StatusCode::kUnauthenticated);
+      LlmClient good(*channel, token);
+      EXPECT_TRUE(good.Info(o).ok()) << variant;
+      EXPECT_TRUE(anonymous.Health("", o).ok());
+    }
     EXPECT_EQ(StopAndWait(s.pid), 0);
     const std::string log = Slurp(log_);
     EXPECT_EQ(log.find("ZebraCrossing"), std::string::npos) << "a token leaked into the log:\n" << log;
     EXPECT_NE(log.find("bearer tokens: 2 accepted"), std::string::npos) << log;
     EXPECT_NE(log.find("refused"), std::string::npos) << log;  // refusals are logged (without the token)
   }
+}
+
+// Runs llm_client with `args`, stdin from `input`; returns its exit code and
+// stdout + stderr.
+std::pair<int, std::string> RunLlmClient(const std::vector<std::string>& args, const std::string& input,
+                                         const std::vector<std::string>& env = {}) {
+  const std::string client = (fs::path(ServerBinary()).parent_path().parent_path() / "client" / "llm_client").string();
+  std::string cmd;
+  for (const auto& e : env) cmd += e + " ";
+  cmd += client;
+  for (const auto& a : args) cmd += " '" + a + "'";
+  cmd += " 2>&1 <<'EOF'\n" + input + "\nEOF";
+  FILE* p = popen(cmd.c_str(), "r");
+  std::string out;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof(buf), p)) > 0) out.append(buf, n);
+  const int status = pclose(p);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+TEST_F(SecurityBinaryTest, LlmClientSendsTheTokenFromItsFlagOrEnvironment) {
+  const std::string file = (dir_ / "tokens.txt").string();
+  std::ofstream(file) << "cli-token-1\n";
+  std::vector<std::string> args = Args();
+  args.insert(args.end(), {"--auth_token_file", file});
+  Server s = Spawn(args, log_);
+  ASSERT_GT(s.port, 0);
+  const std::string port = std::to_string(s.port);
+  auto [code, out] = RunLlmClient({"-e", "tokenize", "-p", port}, "hello");
+  EXPECT_EQ(code, 1);
+  EXPECT_NE(out.find("UNAUTHENTICATED"), std::string::npos) << out;
+  std::tie(code, out) = RunLlmClient({"-e", "tokenize", "-p", port, "--auth_token", "cli-token-1"}, "hello");
+  EXPECT_EQ(code, 0) << out;
+  EXPECT_NE(out.find("[hell]"), std::string::npos) << out;
+  std::tie(code, out) = RunLlmClient({"-e", "tokenize", "-p", port}, "hello", {"LLM_AUTH_TOKEN=cli-token-1"});
+  EXPECT_EQ(code, 0) << out;
+  std::tie(code, out) = RunLlmClient({"--health", "-p", port}, "");  // health needs no token
+  EXPECT_EQ(code, 0) << out;
+  std::tie(code, out) = RunLlmClient({"--info", "-p", port, "--tls_cert", file}, "");  // cert without --tls_ca
+  EXPECT_EQ(code, 2) << out;
+  EXPECT_NE(out.find("--tls_ca"), std::string::npos) << out;
+  EXPECT_EQ(StopAndWait(s.pid), 0);
 }
 
 TEST_F(SecurityBinaryTest, BadSecurityFlagsExitWithAClearMessage) {
