@@ -6,6 +6,7 @@
 // Prints "listening on HOST:PORT" on stdout once ready (with --port 0 the
 // port is chosen by the OS). SIGINT/SIGTERM start a graceful shutdown (see
 // LlmServer::Shutdown); the process then exits 0.
+#include <semaphore.h>
 #include <signal.h>
 
 #include <algorithm>
@@ -23,6 +24,28 @@
 #include "server/server.h"
 #include "spdlog/sinks/stdout_color_sinks.h"
 #include "spdlog/spdlog.h"
+
+namespace {
+
+sem_t g_shutdown;
+volatile sig_atomic_t g_shutdown_signal = 0;
+
+void OnShutdownSignal(int sig) {
+  g_shutdown_signal = sig;
+  sem_post(&g_shutdown);  // async-signal-safe
+}
+
+void InstallShutdownHandler() {
+  sem_init(&g_shutdown, /*pshared=*/0, /*value=*/0);
+  struct sigaction sa = {};
+  sa.sa_handler = OnShutdownSignal;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = SA_RESTART;
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   using llm::ServerOptions;
@@ -112,13 +135,12 @@ int main(int argc, char** argv) {
     o.auth_tokens = std::move(*tokens);
   }
 
-  // Block the shutdown signals in every thread (gRPC's included, which
-  // inherit the mask); the main thread waits for them with sigwait.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  // SIGINT/SIGTERM post a semaphore the main thread waits on. A handler (not
+  // sigwait with blocked signals) because threads created before main --
+  // OpenBLAS starts its workers when the library loads -- never inherit a
+  // signal mask set here, and a process-directed signal delivered to one of
+  // them would kill the process with the default action.
+  InstallShutdownHandler();
 
   auto loaded = llm::LoadServingAssets(tokenizer_name, model_name, iteration);
   if (!loaded.ok()) {
@@ -160,8 +182,10 @@ int main(int argc, char** argv) {
   std::fflush(stdout);
   spdlog::info("listening on {}", (*server)->address());
 
-  int sig = 0;
-  sigwait(&signals, &sig);
+  while (sem_wait(&g_shutdown) != 0) {
+    // EINTR: a signal interrupted the wait; the loop re-checks the semaphore.
+  }
+  const int sig = g_shutdown_signal;
   spdlog::info("received {}, shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
   (*server)->Shutdown();
   const llm::SchedulerStats st = (*server)->scheduler_stats();
