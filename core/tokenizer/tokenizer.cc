@@ -351,12 +351,10 @@ void Tokenizer::EncodePiece(std::string_view piece, std::vector<int32_t>* out) c
     out->insert(out->end(), p, p + it->second.length);
     return;
   }
-  // Rank-based (tiktoken) vocabularies hold most frequent pieces whole (the
-  // lookup above), and BPE of a short piece costs less than an LRU miss
-  // (hash, lock, key copy, eviction): only longer pieces use the LRU there.
-  const size_t min_cached = rank_based_ ? kMinCachedRankPieceBytes : 0;
+  // Short pieces skip the LRU (TokenizerOptions::lru_min_piece_bytes).
   const bool cacheable = opts_.use_cache && opts_.lru_capacity > 0 &&
-                         piece.size() <= kMaxCachedPieceBytes && piece.size() >= min_cached;
+                         piece.size() <= kMaxCachedPieceBytes &&
+                         piece.size() >= opts_.lru_min_piece_bytes;
   if (cacheable && lru_->Lookup(piece, out)) return;
   const size_t start = out->size();
   Bpe(piece, kNoRank, out);

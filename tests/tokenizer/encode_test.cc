@@ -94,9 +94,16 @@ TEST(EncodeTest, CacheOnOffColdWarmGiveIdenticalOutput) {
   TokenizerOptions off;
   off.use_cache = false;
   auto no_cache = MakeTokenizer(off);
-  auto cached = MakeTokenizer();
+  // Every piece goes through the LRU here (lru_min_piece_bytes = 0), so the
+  // cached path is exercised on all of them; `default_threshold` checks the
+  // default configuration too.
+  TokenizerOptions all_pieces;
+  all_pieces.lru_min_piece_bytes = 0;
+  auto cached = MakeTokenizer(all_pieces);
+  auto default_threshold = MakeTokenizer();
   TokenizerOptions tiny;
   tiny.lru_capacity = 7;  // constant eviction
+  tiny.lru_min_piece_bytes = 0;
   auto small_cache = MakeTokenizer(tiny);
 
   auto ref = no_cache->Encode(text);
@@ -113,6 +120,8 @@ TEST(EncodeTest, CacheOnOffColdWarmGiveIdenticalOutput) {
   EXPECT_EQ(*small_cache->Encode(text), *ref);
   EXPECT_EQ(*small_cache->Encode(text), *ref);
   EXPECT_LE(small_cache->cache_stats().size, 7u);
+  EXPECT_EQ(*default_threshold->Encode(text), *ref);
+  EXPECT_EQ(*default_threshold->Encode(text), *ref);
   cached->ClearCache();
   EXPECT_EQ(cached->cache_stats().size, 0u);
   EXPECT_EQ(*cached->Encode(text), *ref);
@@ -127,6 +136,7 @@ TEST(EncodeTest, LruCacheBoundAndCounters) {
   // only single-byte tokens), so each Encode of a word is one LRU access.
   TokenizerOptions opts;
   opts.lru_capacity = 3;
+  opts.lru_min_piece_bytes = 0;  // cache even these short words
   auto tok = Tokenizer::FromMerges(Gpt4Pattern(), {}, opts).value();
   for (const char* w : {"alpha", "beta", "gamma", "alpha", "delta", "beta"}) {
     ASSERT_TRUE(tok->Encode(w).ok());
@@ -163,6 +173,7 @@ TEST(EncodeTest, ConcurrentEncodeMatchesSingleThread) {
 
   TokenizerOptions small;
   small.lru_capacity = 2048;  // sharded, with eviction under contention
+  small.lru_min_piece_bytes = 0;  // every piece through the shared LRU
   auto tok = MakeTokenizer(small);
   std::vector<std::vector<std::vector<int32_t>>> got(8);
   std::vector<std::thread> threads;
