@@ -13,6 +13,6 @@ exec "${LLM_SERVER_BIN:-/usr/local/bin/llm_server}" \
   --port "${LLM_PORT:-50051}" \
   --tokenizer_name "${LLM_TOKENIZER:-default_10k}" \
   --checkpoint_name "${LLM_MODEL:-default_1m}" \
-  --checkpoint_iter "${LLM_CHECKPOINT_ITER:-${LLM_MODEL_STEPS:-300}}" \
+  --checkpoint_iter "${LLM_CHECKPOINT_ITER:-${LLM_MODEL_STEPS:-1500}}" \
   --grace_period "${LLM_GRACE_PERIOD:-10}" \
   "$@"

@@ -17,7 +17,7 @@
 #   LLM_TOKENIZER        tokenizer name                 [default_10k]
 #   LLM_NUM_MERGES       merges of a new tokenizer      [10000]
 #   LLM_MODEL            model checkpoint name          [default_1m]
-#   LLM_MODEL_STEPS      training steps = the checkpoint iteration served [300]
+#   LLM_MODEL_STEPS      training steps = the checkpoint iteration served [1500]
 #   LLM_TRAIN_THREADS    OpenBLAS threads for training  [0 = all cores]
 #   LLM_TRAIN_ARGS       extra train_model flags, e.g. "--d_model 32" (word-split)
 #   LLM_CORPUS_FROM      local copy of the corpus (same as --from); without it
@@ -30,7 +30,7 @@ ASSETS="${LLM_ASSETS_DIR:-assets}"
 TOKENIZER="${LLM_TOKENIZER:-default_10k}"
 NUM_MERGES="${LLM_NUM_MERGES:-10000}"
 MODEL="${LLM_MODEL:-default_1m}"
-STEPS="${LLM_MODEL_STEPS:-300}"
+STEPS="${LLM_MODEL_STEPS:-1500}"
 THREADS="${LLM_TRAIN_THREADS:-0}"
 read -r -a TRAIN_ARGS <<<"${LLM_TRAIN_ARGS:-}"
 FROM="${LLM_CORPUS_FROM:-}"

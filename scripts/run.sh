@@ -9,7 +9,7 @@
 #
 # Environment: BUILD_DIR (default build), LLM_ASSETS_DIR (default assets),
 # LLM_PORT (default 50051; 0 = any free port), LLM_TOKENIZER (default default_10k),
-# LLM_MODEL (default default_1m), LLM_MODEL_STEPS (default 300: the checkpoint
+# LLM_MODEL (default default_1m), LLM_MODEL_STEPS (default 1500: the checkpoint
 # iteration trained and served), the other LLM_* variables of
 # scripts/prepare_assets.sh, and LLM_SKIP_BUILD=1 (use BUILD_DIR as it is).
 set -euo pipefail
@@ -19,7 +19,7 @@ BUILD_DIR="${BUILD_DIR:-build}"
 export LLM_ASSETS_DIR="${LLM_ASSETS_DIR:-assets}"
 export LLM_TOKENIZER="${LLM_TOKENIZER:-default_10k}"
 export LLM_MODEL="${LLM_MODEL:-default_1m}"
-export LLM_MODEL_STEPS="${LLM_MODEL_STEPS:-300}"
+export LLM_MODEL_STEPS="${LLM_MODEL_STEPS:-1500}"
 export LLM_BIN_DIR="$BUILD_DIR/tools"
 PORT="${LLM_PORT:-50051}"
 
