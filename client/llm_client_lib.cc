@@ -77,6 +77,28 @@ void LlmClient::AddCredentials(grpc::ClientContext* ctx) const {
   if (!auth_token_.empty()) ctx->AddMetadata("authorization", "Bearer " + auth_token_);
 }
 
+void CallCanceller::Cancel() {
+  std::lock_guard<std::mutex> lock(mu_);
+  cancelled_ = true;
+  if (ctx_ != nullptr) ctx_->TryCancel();
+}
+
+bool CallCanceller::cancelled() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return cancelled_;
+}
+
+void CallCanceller::Attach(grpc::ClientContext* ctx) {
+  std::lock_guard<std::mutex> lock(mu_);
+  ctx_ = ctx;
+  if (cancelled_) ctx_->TryCancel();
+}
+
+void CallCanceller::Detach() {
+  std::lock_guard<std::mutex> lock(mu_);  // waits for a Cancel() in progress
+  ctx_ = nullptr;
+}
+
 void LlmClient::Prepare(grpc::ClientContext* ctx, const CallOptions& opts) const {
   AddCredentials(ctx);
   if (opts.timeout.count() > 0) ctx->set_deadline(std::chrono::system_clock::now() + opts.timeout);
@@ -163,6 +185,7 @@ absl::StatusOr<CompletionResult> LlmClient::Complete(const v1::CompleteRequest& 
   Prepare(&ctx, opts);
   CompletionResult result;
   std::unique_ptr<grpc::ClientReader<v1::CompleteResponse>> reader = stub_->Complete(&ctx, req);
+  if (opts.canceller != nullptr) opts.canceller->Attach(&ctx);
   v1::CompleteResponse msg;
   bool cancelled_by_caller = false;
   while (reader->Read(&msg)) {
@@ -186,6 +209,7 @@ absl::StatusOr<CompletionResult> LlmClient::Complete(const v1::CompleteRequest& 
     }
   }
   grpc::Status s = reader->Finish();
+  if (opts.canceller != nullptr) opts.canceller->Detach();  // before ctx dies
   if (partial != nullptr) *partial = result;
   if (cancelled_by_caller) return absl::CancelledError("cancelled by the caller");
   if (!s.ok()) return FromGrpcStatus(s);

@@ -22,6 +22,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -38,15 +39,37 @@ class ClientContext;
 namespace llm {
 
 // Per-call settings.
+// Cancels a call from another thread, safely: ClientContext::TryCancel() on a
+// context whose call is ending races with the owning thread destroying it
+// (its mutex is unlocked after the owner may have woken and returned), so the
+// client methods register their context here and unregister it, under the
+// handle's lock, before the context dies. Cancel() before the call starts
+// cancels it as soon as it starts. Thread-safe; reusable only for one call.
+class CallCanceller {
+ public:
+  void Cancel();
+  bool cancelled() const;
+
+ private:
+  friend class LlmClient;
+  void Attach(grpc::ClientContext* ctx);
+  void Detach();
+  mutable std::mutex mu_;
+  grpc::ClientContext* ctx_ = nullptr;  // guarded by mu_
+  bool cancelled_ = false;              // guarded by mu_
+};
+
 struct CallOptions {
   // Deadline relative to the call's start; 0 = none.
   std::chrono::milliseconds timeout{0};
   // Wait for the channel to connect instead of failing fast with UNAVAILABLE.
   bool wait_for_ready = false;
-  // Called with the call's ClientContext right after the call starts, e.g. to
-  // keep it for ClientContext::TryCancel() from another thread. The context
-  // is valid until the client method returns.
+  // Called with the call's ClientContext before the call starts (e.g. to add
+  // metadata). Do not keep it for TryCancel() from another thread: that races
+  // with the context's destruction; use `canceller`.
   std::function<void(grpc::ClientContext*)> on_start;
+  // Optional: lets another thread cancel the call (Complete only).
+  CallCanceller* canceller = nullptr;
 };
 
 // What a finished Complete call produced.

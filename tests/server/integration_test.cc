@@ -454,18 +454,18 @@ TEST_F(ServerTest, QueueOverflowIsResourceExhausted) {
   server_.reset();
   StartServer(o);
   // Two endless streams: one in the slot, one queued.
-  std::atomic<grpc::ClientContext*> ctx_a{nullptr}, ctx_b{nullptr};
+  CallCanceller cancel_a, cancel_b;
   absl::Status status_a, status_b;
   std::thread a([&] {
     CallOptions opts;
-    opts.on_start = [&](grpc::ClientContext* c) { ctx_a = c; };
+    opts.canceller = &cancel_a;
     status_a = client_->Complete(Greedy("hello", kHugeMaxTokens), nullptr, opts).status();
   });
   // Wait until A holds the slot before B queues.
   for (int i = 0; i < 1000 && server_->scheduler_stats().active < 1; ++i) std::this_thread::sleep_for(milliseconds(2));
   std::thread b([&] {
     CallOptions opts;
-    opts.on_start = [&](grpc::ClientContext* c) { ctx_b = c; };
+    opts.canceller = &cancel_b;
     status_b = client_->Complete(Greedy("world", kHugeMaxTokens), nullptr, opts).status();
   });
   for (int i = 0; i < 1000 && server_->scheduler_stats().queued < 1; ++i) std::this_thread::sleep_for(milliseconds(2));
@@ -477,9 +477,8 @@ TEST_F(ServerTest, QueueOverflowIsResourceExhausted) {
   ExpectCode(c.status(), absl::StatusCode::kResourceExhausted, "at capacity");
   EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(1));  // promptly
 
-  while (ctx_a.load() == nullptr || ctx_b.load() == nullptr) std::this_thread::sleep_for(milliseconds(1));
-  ctx_b.load()->TryCancel();  // a queued call can leave too
-  ctx_a.load()->TryCancel();
+  cancel_b.Cancel();  // a queued call can leave too
+  cancel_a.Cancel();
   a.join();
   b.join();
   EXPECT_EQ(status_a.code(), absl::StatusCode::kCancelled);
