@@ -29,6 +29,7 @@
 #include "core/model/config.h"
 #include "core/tokenizer/pretokenizer.h"
 #include "core/tokenizer/tokenizer.h"
+#include "tests/test_paths.h"
 
 namespace llm {
 namespace {
@@ -36,10 +37,7 @@ namespace {
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
-std::string BinaryDir() {
-  const char* dir = std::getenv("LLM_BINARY_DIR");
-  return dir ? dir : "build";
-}
+std::string BinaryDir() { return TestBuildDir(); }
 std::string ClientBinary() { return BinaryDir() + "/client/llm_client"; }
 std::string ServerBinary() { return BinaryDir() + "/server/llm_server"; }
 

@@ -18,21 +18,14 @@
 
 #include "client/llm_client_lib.h"
 #include "tests/server/test_util.h"
+#include "tests/test_paths.h"
 
 namespace llm {
 namespace {
 
 using std::chrono::milliseconds;
 
-// $LLM_BINARY_DIR/server/llm_server, else next to this test's build dir
-// (BUILD/tests/server_binary_test -> BUILD/server/llm_server).
-std::string ServerBinary() {
-  const char* dir = std::getenv("LLM_BINARY_DIR");
-  if (dir != nullptr && dir[0] != '\0') return std::string(dir) + "/server/llm_server";
-  std::error_code ec;
-  const auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
-  return (self.parent_path().parent_path() / "server" / "llm_server").string();
-}
+std::string ServerBinary() { return TestBinary("server/llm_server"); }
 
 struct Child {
   pid_t pid = -1;

@@ -21,6 +21,7 @@
 
 #include "client/llm_client_lib.h"
 #include "tests/server/test_util.h"
+#include "tests/test_paths.h"
 
 namespace llm {
 namespace {
@@ -28,13 +29,7 @@ namespace {
 using std::chrono::milliseconds;
 namespace fs = std::filesystem;
 
-std::string ServerBinary() {
-  const char* dir = std::getenv("LLM_BINARY_DIR");
-  if (dir != nullptr && dir[0] != '\0') return std::string(dir) + "/server/llm_server";
-  std::error_code ec;
-  const auto self = fs::read_symlink("/proc/self/exe", ec);
-  return (self.parent_path().parent_path() / "server" / "llm_server").string();
-}
+std::string ServerBinary() { return TestBinary("server/llm_server"); }
 
 // The server with stdout on a pipe and stderr in `log` (a file: a pipe could
 // fill up and block the server).

@@ -19,20 +19,14 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include "tests/test_paths.h"
 
 namespace {
 
 using ::testing::HasSubstr;
 namespace fs = std::filesystem;
 
-std::string ToolPath(const std::string& name) {
-  const char* bin = std::getenv("LLM_BINARY_DIR");
-  if (bin != nullptr && bin[0] != '\0') return std::string(bin) + "/tools/" + name;
-  std::error_code ec;
-  fs::path self = fs::read_symlink("/proc/self/exe", ec);
-  if (ec) return "";
-  return (self.parent_path().parent_path() / "tools" / name).string();
-}
+std::string ToolPath(const std::string& name) { return llm::TestBinary("tools/" + name); }
 
 std::string RankDir() {
   const char* s = std::getenv("LLM_SOURCE_DIR");

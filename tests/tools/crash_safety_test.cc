@@ -34,6 +34,7 @@
 #include "core/tokenizer/tokenizer.h"
 #include "core/util/file_util.h"
 #include "core/util/paths.h"
+#include "tests/test_paths.h"
 
 namespace llm {
 namespace {
@@ -41,13 +42,7 @@ namespace {
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
-std::string BinDir() {
-  const char* b = std::getenv("LLM_BINARY_DIR");
-  if (b != nullptr && b[0] != '\0') return b;
-  std::error_code ec;
-  auto self = fs::read_symlink("/proc/self/exe", ec);
-  return ec ? std::string("build") : self.parent_path().parent_path().string();
-}
+std::string BinDir() { return TestBuildDir(); }
 
 // Starts BIN/tools/TOOL ARGS with output discarded; returns its pid.
 pid_t Spawn(const std::string& tool, const std::vector<std::string>& args) {

@@ -12,6 +12,7 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include "tests/test_paths.h"
 
 namespace {
 
@@ -23,16 +24,7 @@ std::string Env(const char* name) {
   return v == nullptr ? "" : v;
 }
 
-// $LLM_BINARY_DIR/tools/download_data, else next to this test binary
-// (BUILD/tests/THIS -> BUILD/tools/download_data).
-std::string Tool() {
-  const char* bin = std::getenv("LLM_BINARY_DIR");
-  if (bin != nullptr && bin[0] != '\0') return std::string(bin) + "/tools/download_data";
-  std::error_code ec;
-  fs::path self = fs::read_symlink("/proc/self/exe", ec);
-  if (ec) return "";
-  return (self.parent_path().parent_path() / "tools" / "download_data").string();
-}
+std::string Tool() { return llm::TestBinary("tools/download_data"); }
 
 std::string Slurp(const std::string& path) {
   std::ifstream in(path, std::ios::binary);

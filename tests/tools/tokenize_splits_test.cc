@@ -17,6 +17,7 @@
 #include "core/tokenizer/pretokenizer.h"
 #include "core/tokenizer/token_file.h"
 #include "core/tokenizer/tokenizer.h"
+#include "tests/test_paths.h"
 
 namespace llm {
 namespace {
@@ -24,16 +25,7 @@ namespace {
 using ::testing::HasSubstr;
 namespace fs = std::filesystem;
 
-// $LLM_BINARY_DIR/tools/tokenize_splits, else next to this test binary
-// (BUILD/tests/THIS -> BUILD/tools/tokenize_splits).
-std::string Tool() {
-  const char* bin = std::getenv("LLM_BINARY_DIR");
-  if (bin != nullptr && bin[0] != '\0') return absl::StrCat(bin, "/tools/tokenize_splits");
-  std::error_code ec;
-  fs::path self = fs::read_symlink("/proc/self/exe", ec);
-  if (ec) return "";
-  return (self.parent_path().parent_path() / "tools" / "tokenize_splits").string();
-}
+std::string Tool() { return TestBinary("tools/tokenize_splits"); }
 
 std::string Slurp(const std::string& path) {
   std::ifstream in(path, std::ios::binary);

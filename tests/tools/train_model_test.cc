@@ -22,19 +22,12 @@
 #include "core/tokenizer/tokenizer.h"
 #include "core/util/file_util.h"
 #include "core/util/paths.h"
+#include "tests/test_paths.h"
 
 namespace llm {
 namespace {
 
-// $LLM_BINARY_DIR, else the build dir containing this test binary
-// (BUILD/tests/THIS -> BUILD).
-std::string BinDir() {
-  const char* b = std::getenv("LLM_BINARY_DIR");
-  if (b != nullptr && b[0] != '\0') return b;
-  std::error_code ec;
-  auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
-  return ec ? std::string("build") : self.parent_path().parent_path().string();
-}
+std::string BinDir() { return TestBuildDir(); }
 
 struct RunResult {
   int exit_code;

@@ -13,6 +13,7 @@
 #include <string>
 
 #include "core/tokenizer/tokenizer.h"
+#include "tests/test_paths.h"
 
 namespace {
 
@@ -20,16 +21,7 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 namespace fs = std::filesystem;
 
-// $LLM_BINARY_DIR/tools/train_tokenizer, else next to this test binary's
-// build dir (BUILD/tests/THIS -> BUILD/tools/train_tokenizer).
-std::string Tool() {
-  const char* bin = std::getenv("LLM_BINARY_DIR");
-  if (bin != nullptr && bin[0] != '\0') return std::string(bin) + "/tools/train_tokenizer";
-  std::error_code ec;
-  fs::path self = fs::read_symlink("/proc/self/exe", ec);
-  if (ec) return "";
-  return (self.parent_path().parent_path() / "tools" / "train_tokenizer").string();
-}
+std::string Tool() { return llm::TestBinary("tools/train_tokenizer"); }
 
 std::string Slurp(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
