@@ -17,6 +17,7 @@
 
 #include "core/model/optimizer.h"
 #include "core/model/transformer.h"
+#include "core/util/flags.h"
 
 namespace {
 // User + system CPU time of the whole process (all threads), in seconds. On a
@@ -29,13 +30,17 @@ double CpuSeconds() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  int B = 16, T = 128, steps = 20, only_threads = 0;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    if (!std::strcmp(argv[i], "--batch")) B = std::atoi(argv[i + 1]);
-    else if (!std::strcmp(argv[i], "--seq")) T = std::atoi(argv[i + 1]);
-    else if (!std::strcmp(argv[i], "--steps")) steps = std::atoi(argv[i + 1]);
-    else if (!std::strcmp(argv[i], "--threads")) only_threads = std::atoi(argv[i + 1]);
-  }
+  int64_t batch = 16, seq = 128, num_steps = 20, threads = 0;
+  llm::FlagParser flags("train_bench",
+                        "Training-step benchmark of the default model (random data): ms/step, tokens/s, "
+                        "process CPU time and peak RSS, with 1 and 2 threads.");
+  flags.AddInt({"--batch"}, &batch, "Batch size B");
+  flags.AddInt({"--seq"}, &seq, "Sequence length T (<= context)");
+  flags.AddInt({"--steps"}, &num_steps, "Timed steps per thread count (after 2 warm-up steps)");
+  flags.AddInt({"--threads"}, &threads, "Thread count to measure (0 = both 1 and 2)");
+  if (int rc = flags.ParseOrExit(argc, argv); rc >= 0) return rc;
+  int B = static_cast<int>(batch), T = static_cast<int>(seq), steps = static_cast<int>(num_steps),
+      only_threads = static_cast<int>(threads);
   llm::ModelConfig config;
   if (B < 1 || T < 1 || T > config.context || steps < 1 || only_threads < 0) {
     std::fprintf(stderr,
