@@ -55,22 +55,14 @@ absl::Status Run(const Args& a) {
       return absl::InvalidArgumentError(
           absl::StrCat("--split must list train, val and/or test, got '", s, "'"));
 
-  int64_t iter = a.iter;
-  if (iter <= 0) {
-    std::vector<int64_t> its = ListCheckpointIterations(a.name);
-    if (its.empty())
-      return absl::NotFoundError(absl::StrCat("no checkpoints in ", ModelDir(a.name),
-                                              "; train one with `train_model -n ", a.name,
-                                              " -t ", a.tokenizer, "`"));
-    iter = its.back();
-  }
+  ASSIGN_OR_RETURN(const std::string ckpt_path, FindCheckpoint(a.name, a.iter, a.tokenizer));
   ASSIGN_OR_RETURN(TokenizerInfo tok, LoadTokenizerInfo(a.tokenizer));
-  ASSIGN_OR_RETURN(CheckpointData ckpt, LoadCheckpoint(CheckpointPath(a.name, iter)));
+  ASSIGN_OR_RETURN(CheckpointData ckpt, LoadCheckpoint(ckpt_path));
   RETURN_IF_ERROR(CheckCompatible(ckpt, tok.vocab_size, tok.fingerprint));
   Transformer model(ckpt.config);
   std::copy(ckpt.params.begin(), ckpt.params.end(), model.params());
   std::printf("Loaded model %s:%lld (%s; %s params)\n", a.name.c_str(),
-              static_cast<long long>(iter), ckpt.config.DebugString().c_str(),
+              static_cast<long long>(ckpt.step), ckpt.config.DebugString().c_str(),
               WithCommas(model.num_params()).c_str());
   ckpt = CheckpointData();  // free the copy
 

@@ -27,6 +27,7 @@
 #include "core/util/file_util.h"
 #include "core/util/flags.h"
 #include "core/util/paths.h"
+#include "tools/model_tool_util.h"
 
 namespace llm {
 namespace {
@@ -132,18 +133,11 @@ absl::Status Run(const Args& a) {
                (*tok)->vocab_size());
 
   // Model.
-  const std::string ckpt_path = CheckpointPath(a.checkpoint_name, a.checkpoint_iter);
-  if (!PathExists(ckpt_path)) {
-    const std::vector<int64_t> have = ListCheckpointIterations(a.checkpoint_name);
-    return absl::NotFoundError(absl::StrCat(
-        "checkpoint ", ckpt_path, " doesn't exist. ",
-        have.empty() ? absl::StrCat("Did you train the model? (train_model -n ",
-                                    a.checkpoint_name, " -t ", a.tokenizer_name, ")")
-                     : absl::StrCat("Available iterations for '", a.checkpoint_name,
-                                    "': ", absl::StrJoin(have, ", "))));
-  }
+  absl::StatusOr<std::string> ckpt_path =
+      FindCheckpoint(a.checkpoint_name, a.checkpoint_iter, a.tokenizer_name);
+  if (!ckpt_path.ok()) return ckpt_path.status();
   CheckpointData info;
-  absl::StatusOr<std::shared_ptr<const InferenceModel>> model = LoadInferenceModel(ckpt_path, &info);
+  absl::StatusOr<std::shared_ptr<const InferenceModel>> model = LoadInferenceModel(*ckpt_path, &info);
   if (!model.ok()) return model.status();
   if (absl::Status s = CheckCompatible(info, (*tok)->vocab_size(), (*tok)->Fingerprint()); !s.ok())
     return s;

@@ -13,7 +13,9 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "core/model/batch_sampler.h"
+#include "core/model/checkpoint.h"
 #include "core/tokenizer/token_file.h"
 #include "core/tokenizer/tokenizer.h"
 #include "core/util/file_util.h"
@@ -41,6 +43,25 @@ inline absl::StatusOr<TokenizerInfo> LoadTokenizerInfo(const std::string& name) 
 }
 
 // Path of a token split: assets/tokens/TOKENIZER/SPLIT.
+// The path of checkpoint `iteration` of model `name` (iteration <= 0: the
+// newest one). NotFound, naming what exists or the command that creates it.
+inline absl::StatusOr<std::string> FindCheckpoint(const std::string& name, int64_t iteration,
+                                                  const std::string& tokenizer) {
+  const std::vector<int64_t> have = ListCheckpointIterations(name);
+  if (have.empty()) {
+    return absl::NotFoundError(absl::StrCat("no checkpoints in ", ModelDir(name),
+                                            "; train one with `train_model -n ", name, " -t ",
+                                            tokenizer, "`"));
+  }
+  if (iteration <= 0) return CheckpointPath(name, have.back());
+  const std::string path = CheckpointPath(name, iteration);
+  if (!PathExists(path)) {
+    return absl::NotFoundError(absl::StrCat("checkpoint ", path, " doesn't exist; iterations of '",
+                                            name, "': ", absl::StrJoin(have, ", ")));
+  }
+  return path;
+}
+
 inline std::string TokenSplitPath(const std::string& tokenizer, const std::string& split) {
   return absl::StrCat(TokensDir(tokenizer), "/", split);
 }
