@@ -62,7 +62,7 @@ for s in $STAGES; do
     cmake -S . -B build-fuzz "${COMMON[@]}" -DLLM_FUZZ=ON \
       -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++
     cmake --build build-fuzz -j "$JOBS" --target fuzz_all
-    for t in fuzz_encode fuzz_special_tokens fuzz_tokenizer_files fuzz_checkpoint fuzz_token_file; do
+    for t in fuzz_encode fuzz_special_tokens fuzz_tokenizer_files fuzz_checkpoint fuzz_token_file fuzz_request; do
       work="build-fuzz/corpus/$t"; crashes="build-fuzz/crashes/$t"
       mkdir -p "$work" "$crashes"
       regressions=""

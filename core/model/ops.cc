@@ -21,7 +21,13 @@
 
 // Hot element-wise loops are compiled three times (AVX-512, AVX2+FMA,
 // baseline SSE2) and picked at load time for the running CPU.
+// (GCC only: clang 14, used for the fuzz build, rejects target_clones on
+// templates; there the baseline version is compiled.)
+#if defined(__GNUC__) && !defined(__clang__)
 #define LLM_MULTIVERSION __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define LLM_MULTIVERSION
+#endif
 #define LLM_INLINE inline __attribute__((always_inline))
 
 namespace llm {

@@ -25,6 +25,10 @@ int FuzzTokenizerFiles(const uint8_t* data, size_t size);
 int FuzzCheckpoint(const uint8_t* data, size_t size);
 // Byte 0 = mode (bit 0: repair the CRC), rest = token file.
 int FuzzTokenFile(const uint8_t* data, size_t size);
+// Byte 0 picks the RPC, the rest is the serialized request: the server's
+// transport-free handlers return OK or a client-error code, and OK answers are
+// consistent (see tests/fuzz/fuzz_request.cc).
+int FuzzRequest(const uint8_t* data, size_t size);
 
 }  // namespace fuzz
 }  // namespace llm

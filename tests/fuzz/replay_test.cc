@@ -56,6 +56,7 @@ TEST(FuzzReplayTest, TokenizerFiles) {
 }
 TEST(FuzzReplayTest, Checkpoint) { EXPECT_GT(Replay("fuzz_checkpoint", fuzz::FuzzCheckpoint), 0); }
 TEST(FuzzReplayTest, TokenFile) { EXPECT_GT(Replay("fuzz_token_file", fuzz::FuzzTokenFile), 0); }
+TEST(FuzzReplayTest, Request) { EXPECT_GT(Replay("fuzz_request", fuzz::FuzzRequest), 0); }
 
 }  // namespace
 }  // namespace llm
