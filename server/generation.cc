@@ -24,7 +24,7 @@ void Generation::Notify() {
   if (listener_) listener_();
 }
 
-void Generation::Emit(std::string_view text, int32_t id) {
+void Generation::Emit(std::string_view text, int32_t id, bool notify) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (finished_) return;
@@ -32,7 +32,7 @@ void Generation::Emit(std::string_view text, int32_t id) {
     pending_.ids.push_back(id);
     has_pending_ = true;
   }
-  Notify();
+  if (notify) Notify();
 }
 
 void Generation::Finish(FinishReason reason, int32_t completion_tokens, std::string_view tail_text) {

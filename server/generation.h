@@ -75,7 +75,10 @@ class Generation {
 
   // ---- scheduler side ----
 
-  void Emit(std::string_view text, int32_t id);
+  // Appends one token's output. With notify = false the listener is not
+  // called (the output waits, coalesced, for the next notifying call or for
+  // a Take the transport makes on its own, e.g. when a write completes).
+  void Emit(std::string_view text, int32_t id, bool notify = true);
   // Final output: finish reason and usage (an OK end of the stream).
   void Finish(FinishReason reason, int32_t completion_tokens, std::string_view tail_text = {});
   // Ends the call with an error (e.g. DEADLINE_EXCEEDED, CANCELLED).

@@ -55,7 +55,8 @@ int main(int argc, char** argv) {
   int64_t port = o.port, threads = o.threads, max_message_bytes = o.max_message_bytes,
           max_prompt_bytes = o.max_prompt_bytes, max_prompt_tokens = o.max_prompt_tokens,
           max_tokens_cap = o.max_tokens_cap, default_max_tokens = o.default_max_tokens,
-          max_slots = o.max_slots, max_queue = o.max_queue, max_unary_queue = o.max_unary_queue,
+          max_slots = o.max_slots, decode_threads = o.decode_threads,
+          stream_interval_ms = o.stream_interval_ms, max_queue = o.max_queue, max_unary_queue = o.max_unary_queue,
           max_deadline_ms = o.max_deadline_ms, overflow_drop = o.overflow_drop,
           max_batch_texts = o.max_batch_texts, max_detokenize_ids = o.max_detokenize_ids,
           max_stop_sequences = o.max_stop_sequences, max_stop_bytes = o.max_stop_bytes;
@@ -78,6 +79,11 @@ int main(int argc, char** argv) {
   p.AddInt({"--max_tokens_cap"}, &max_tokens_cap, "Largest max_tokens a Complete call may ask for");
   p.AddInt({"--default_max_tokens"}, &default_max_tokens, "max_tokens when a request leaves it 0");
   p.AddInt({"--max_slots"}, &max_slots, "Completions decoded together (continuous batching)");
+  p.AddInt({"--decode_threads"}, &decode_threads,
+           "Decode threads sharing the slots (0 = one per core, at most one per 4 slots)");
+  p.AddInt({"--stream_interval_ms"}, &stream_interval_ms,
+           "While several completions run, send each stream's tokens at most every N ms "
+           "(fewer, larger messages; first token and end always at once; 0 = every token)");
   p.AddInt({"--max_queue"}, &max_queue, "Completions waiting for a slot before RESOURCE_EXHAUSTED");
   p.AddInt({"--max_unary_queue"}, &max_unary_queue, "Tokenizer calls waiting for a worker");
   p.AddInt({"--max_batch_texts"}, &max_batch_texts, "Texts per TokenizeBatch call");
@@ -112,6 +118,8 @@ int main(int argc, char** argv) {
   o.default_max_tokens = static_cast<int32_t>(default_max_tokens);
   o.max_slots = static_cast<int>(max_slots);
   o.max_queue = static_cast<int>(max_queue);
+  o.decode_threads = static_cast<int>(std::clamp<int64_t>(decode_threads, -1, 1024));
+  o.stream_interval_ms = stream_interval_ms;
   o.max_unary_queue = static_cast<int>(max_unary_queue);
   o.max_deadline_ms = max_deadline_ms;
   o.max_batch_texts = static_cast<int>(std::clamp<int64_t>(max_batch_texts, -1, 1 << 30));
@@ -173,6 +181,8 @@ int main(int argc, char** argv) {
                          : o.tls_cert_file.empty()                        ? "TLS"
                                                                           : "bearer tokens");
   }
+  spdlog::info("decoding: {} threads share the slots; stream interval under load {} ms",
+               llm::DecodeThreads(o), o.stream_interval_ms);
   spdlog::info("limits: slots={} queue={} unary_queue={} max_tokens_cap={} max_prompt_bytes={} "
                "max_prompt_tokens={} max_message_bytes={} max_deadline_ms={} grace_period={}s log_prompts={}",
                o.max_slots, o.max_queue, o.max_unary_queue, o.max_tokens_cap, o.max_prompt_bytes,

@@ -15,12 +15,35 @@ struct Scheduler::Slot {
   std::unique_ptr<TextStream> text;
   int32_t generated = 0;
   std::chrono::steady_clock::time_point admitted;
+  std::chrono::steady_clock::time_point last_delivery;  // last Emit that notified
+};
+
+// One decode thread and the sequences it owns.
+struct Scheduler::Worker {
+  int held = 0;               // guarded by mu_: slots taken by this worker
+  uint64_t cancel_epoch = 0;  // guarded by mu_: last CancelAll handled
+  std::vector<std::unique_ptr<Slot>> slots;  // this worker's thread only
+  Workspace workspace;                       // this worker's thread only
+  std::thread thread;
 };
 
 Scheduler::Scheduler(std::shared_ptr<const InferenceModel> model, const Tokenizer* tokenizer,
                      SchedulerOptions options)
-    : model_(std::move(model)), tokenizer_(tokenizer), options_(options) {
-  thread_ = std::thread([this] { Loop(); });
+    : model_(std::move(model)),
+      tokenizer_(tokenizer),
+      options_([&] {
+        options.max_slots = std::max(options.max_slots, 1);
+        options.max_queue = std::max(options.max_queue, 0);
+        options.workers = std::clamp(options.workers, 1, options.max_slots);
+        options.stream_interval = std::max(options.stream_interval, std::chrono::microseconds(0));
+        return options;
+      }()),
+      per_worker_slots_((options_.max_slots + options_.workers - 1) / options_.workers) {
+  for (int i = 0; i < options_.workers; ++i) workers_.push_back(std::make_unique<Worker>());
+  for (auto& w : workers_) {
+    Worker* worker = w.get();
+    worker->thread = std::thread([this, worker] { Loop(*worker); });
+  }
 }
 
 Scheduler::~Scheduler() { Stop(); }
@@ -42,7 +65,7 @@ absl::Status Scheduler::Submit(std::shared_ptr<Generation> generation) {
     }
     queue_.push_back(std::move(generation));
   }
-  cv_.notify_one();
+  cv_.notify_all();  // the least-loaded worker takes it
   return absl::OkStatus();
 }
 
@@ -54,9 +77,9 @@ void Scheduler::StopAccepting() {
 void Scheduler::CancelAll() {
   {
     std::lock_guard<std::mutex> lock(mu_);
-    cancel_all_ = true;
+    ++cancel_epoch_;
   }
-  cv_.notify_one();
+  cv_.notify_all();
 }
 
 bool Scheduler::Idle() const {
@@ -68,11 +91,13 @@ void Scheduler::Stop() {
   {
     std::lock_guard<std::mutex> lock(mu_);
     accepting_ = false;
-    cancel_all_ = true;
+    ++cancel_epoch_;
     stop_ = true;
   }
-  cv_.notify_one();
-  if (thread_.joinable()) thread_.join();
+  cv_.notify_all();
+  for (auto& w : workers_) {
+    if (w->thread.joinable()) w->thread.join();
+  }
 }
 
 SchedulerStats Scheduler::stats() const {
@@ -83,14 +108,22 @@ SchedulerStats Scheduler::stats() const {
   return s;
 }
 
-bool Scheduler::Admit(const std::shared_ptr<Generation>& g, Slot* slot) {
+bool Scheduler::CanTake(const Worker& w) const {
+  if (active_ >= options_.max_slots || w.held >= per_worker_slots_) return false;
+  for (const auto& other : workers_) {
+    if (other->held < w.held) return false;  // a less-loaded worker takes it
+  }
+  return true;
+}
+
+bool Scheduler::Admit(const std::shared_ptr<Generation>& g, Slot* slot, Workspace* ws) {
   const GenerationParams& p = g->params();
   auto seq = model_->NewSequence(p.sequence);
   if (!seq.ok()) {
     g->Fail(seq.status());
     return false;
   }
-  if (absl::Status s = model_->Prefill(**seq, p.prompt, &workspace_); !s.ok()) {
+  if (absl::Status s = model_->Prefill(**seq, p.prompt, ws); !s.ok()) {
     g->Fail(s);
     return false;
   }
@@ -99,6 +132,7 @@ bool Scheduler::Admit(const std::shared_ptr<Generation>& g, Slot* slot) {
   slot->text = std::make_unique<TextStream>(p.stop);
   slot->generated = 0;
   slot->admitted = std::chrono::steady_clock::now();
+  slot->last_delivery = slot->admitted;
   return true;
 }
 
@@ -121,40 +155,45 @@ bool Scheduler::CheckEnded(Slot& slot, std::chrono::steady_clock::time_point now
   return false;
 }
 
-void Scheduler::Loop() {
+void Scheduler::Loop(Worker& w) {
   std::vector<Sequence*> batch_seqs;
   std::vector<int32_t> batch_tokens;
   std::vector<std::shared_ptr<Generation>> to_admit;
+  std::vector<std::unique_ptr<Slot>>& slots = w.slots;
   for (;;) {
     bool cancel_all = false;
-    int free_slots = 0;
+    bool others_active = false;  // another sequence is active (any worker)
     to_admit.clear();
     {
       std::unique_lock<std::mutex> lock(mu_);
-      cv_.wait(lock, [&] { return stop_ || cancel_all_ || !queue_.empty() || !slots_.empty(); });
-      cancel_all = cancel_all_;
+      cv_.wait(lock, [&] {
+        return stop_ || cancel_epoch_ != w.cancel_epoch || !slots.empty() ||
+               (!queue_.empty() && CanTake(w));
+      });
+      cancel_all = cancel_epoch_ != w.cancel_epoch;
+      w.cancel_epoch = cancel_epoch_;
       if (cancel_all) {
         // Queued calls never started: they end now with zero tokens.
         for (auto& g : queue_) g->Finish(FinishReason::kCancelled, 0);
         stats_.completed += static_cast<int64_t>(queue_.size());
         queue_.clear();
       }
-      if (stop_ && slots_.empty()) return;
-      free_slots = options_.max_slots - static_cast<int>(slots_.size());
-      while (free_slots > 0 && !queue_.empty()) {
+      if (stop_ && slots.empty()) return;
+      while (!queue_.empty() && CanTake(w)) {
         to_admit.push_back(std::move(queue_.front()));
         queue_.pop_front();
-        --free_slots;
-        ++active_;  // the slot is taken from now on
+        ++w.held;   // the slot is taken from now on
+        ++active_;
       }
+      others_active = active_ > 1;
     }
 
     const auto now = std::chrono::steady_clock::now();
     int64_t ended = 0;
     // 1. Leave: cancelled, expired, or everything on shutdown.
-    for (size_t i = 0; i < slots_.size();) {
-      if (CheckEnded(*slots_[i], now, cancel_all)) {
-        slots_.erase(slots_.begin() + static_cast<std::ptrdiff_t>(i));
+    for (size_t i = 0; i < slots.size();) {
+      if (CheckEnded(*slots[i], now, cancel_all)) {
+        slots.erase(slots.begin() + static_cast<std::ptrdiff_t>(i));
         ++ended;
       } else {
         ++i;
@@ -169,18 +208,19 @@ void Scheduler::Loop() {
         ++ended;
         continue;
       }
-      if (!Admit(g, slot.get())) {
+      if (!Admit(g, slot.get(), &w.workspace)) {
         ++ended;
         continue;
       }
-      slots_.push_back(std::move(slot));
+      slots.push_back(std::move(slot));
     }
     // 3. Sample one token per sequence; stream it; retire finished ones.
     batch_seqs.clear();
     batch_tokens.clear();
-    int64_t new_tokens = 0;
-    for (size_t i = 0; i < slots_.size();) {
-      Slot& s = *slots_[i];
+    int64_t new_tokens = 0, deliveries = 0;
+    const auto sample_time = std::chrono::steady_clock::now();
+    for (size_t i = 0; i < slots.size();) {
+      Slot& s = *slots[i];
       const int32_t token = s.seq->SampleNext();
       ++s.generated;
       ++new_tokens;
@@ -189,17 +229,27 @@ void Scheduler::Loop() {
       std::string text =
           s.text->Append(tokenizer_->IsValidToken(token) ? std::string_view(tokenizer_->TokenBytes(token))
                                                          : std::string_view());
-      s.gen->Emit(text, token);
       bool done = false;
       if (s.text->stopped()) {
+        s.gen->Emit(text, token, /*notify=*/false);
         s.gen->Finish(FinishReason::kStop, s.generated);
         done = true;
       } else if (s.generated >= s.gen->params().max_tokens) {
+        s.gen->Emit(text, token, /*notify=*/false);
         s.gen->Finish(FinishReason::kLength, s.generated, s.text->Flush());
         done = true;
+      } else {
+        const bool notify = s.generated == 1 || !others_active ||
+                            sample_time - s.last_delivery >= options_.stream_interval;
+        s.gen->Emit(text, token, notify);
+        if (notify) {
+          s.last_delivery = sample_time;
+          ++deliveries;
+        }
       }
       if (done) {
-        slots_.erase(slots_.begin() + static_cast<std::ptrdiff_t>(i));
+        ++deliveries;
+        slots.erase(slots.begin() + static_cast<std::ptrdiff_t>(i));
         ++ended;
         continue;
       }
@@ -209,27 +259,32 @@ void Scheduler::Loop() {
     }
     // 4. One batched decode step for everyone still generating.
     if (!batch_seqs.empty()) {
-      absl::Status st = model_->DecodeStep(batch_seqs, batch_tokens, &workspace_);
+      absl::Status st = model_->DecodeStep(batch_seqs, batch_tokens, &w.workspace);
       if (!st.ok()) {
         // Broken invariant (tokens come from the model's own vocabulary):
         // fail these calls rather than the process.
         spdlog::error("DecodeStep failed: {}", std::string(st.message()));
-        for (auto& s : slots_) s->gen->Fail(absl::InternalError(absl::StrCat("decode failed: ", st.message())));
-        ended += static_cast<int64_t>(slots_.size());
-        slots_.clear();
+        for (auto& s : slots) s->gen->Fail(absl::InternalError(absl::StrCat("decode failed: ", st.message())));
+        ended += static_cast<int64_t>(slots.size());
+        slots.clear();
       }
     }
+    bool wake_others = false;
     {
       std::lock_guard<std::mutex> lock(mu_);
+      w.held -= static_cast<int>(ended);
       active_ -= static_cast<int>(ended);
       stats_.completed += ended;
       stats_.tokens += new_tokens;
+      stats_.deliveries += deliveries;
       if (!batch_seqs.empty()) {
         ++stats_.steps;
         stats_.max_batch = std::max(stats_.max_batch, static_cast<int>(batch_seqs.size()));
       }
-      if (cancel_all && queue_.empty()) cancel_all_ = false;
+      // Freed slots may let another (waiting) worker take queued calls.
+      wake_others = ended > 0 && !queue_.empty() && workers_.size() > 1;
     }
+    if (wake_others) cv_.notify_all();
   }
 }
 

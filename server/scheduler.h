@@ -1,7 +1,9 @@
 // Continuous batching of Complete calls over one shared InferenceModel.
 //
-// One scheduler thread owns up to `max_slots` active sequences. Each loop
-// iteration ("step"):
+// `workers` decode threads share up to `max_slots` active sequences; each
+// worker owns its share of them (admission goes to the least-loaded worker,
+// at most ceil(max_slots / workers) each) and batches only its own, so the
+// workers never wait for one another. Each worker's loop iteration ("step"):
 //   1. drops sequences whose call was cancelled or whose deadline passed
 //      (their slot is free again within one step);
 //   2. admits queued calls into free slots: creates the Sequence and runs
@@ -11,12 +13,22 @@
 //      max_tokens or a stop sequence;
 //   4. advances every remaining sequence by one token with ONE batched
 //      InferenceModel::DecodeStep.
+// Results do not depend on batching or on the worker: every sequence's rows
+// are computed independently (tested bitwise in model_inference_test).
+//
+// Streaming under load: while more than one sequence is active in the whole
+// scheduler, a call is told about new output at most every
+// `stream_interval` (its first token and its end are always delivered at
+// once), so the tokens of a busy server reach each client in fewer, larger
+// messages instead of one gRPC message per token (a message costs about as
+// much CPU as decoding a token). A lone stream gets every token at once.
 // Calls beyond the free slots wait in a FIFO queue of at most `max_queue`
 // entries; once slots + queue are full, Submit fails fast with
 // RESOURCE_EXHAUSTED, so memory is bounded by (slots + queue) requests.
 #ifndef LLM_SERVER_SCHEDULER_H_
 #define LLM_SERVER_SCHEDULER_H_
 
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -33,8 +45,12 @@
 namespace llm {
 
 struct SchedulerOptions {
-  int max_slots = 8;   // sequences decoded together (>= 1)
+  int max_slots = 8;   // sequences decoded at the same time (>= 1)
   int max_queue = 32;  // calls waiting for a slot (>= 0)
+  int workers = 1;     // decode threads (>= 1; more than max_slots is pointless)
+  // Minimum time between two deliveries to one call while more than one
+  // sequence is active (0 = deliver every token at once).
+  std::chrono::microseconds stream_interval{0};
 };
 
 struct SchedulerStats {
@@ -45,11 +61,13 @@ struct SchedulerStats {
   int64_t completed = 0;        // generations that ended (any reason)
   int64_t rejected = 0;         // Submit calls refused (full or stopping)
   int max_batch = 0;            // largest batch seen in one DecodeStep
+  int64_t deliveries = 0;       // times a call was told about new output
 };
 
 class Scheduler {
  public:
-  // `model` and `tokenizer` must outlive the scheduler. Starts the thread.
+  // `model` and `tokenizer` must outlive the scheduler. Starts the worker
+  // threads. Options are clamped to their valid ranges.
   Scheduler(std::shared_ptr<const InferenceModel> model, const Tokenizer* tokenizer,
             SchedulerOptions options);
   // Stop()s.
@@ -69,17 +87,21 @@ class Scheduler {
   void CancelAll();
   // True when nothing is queued or active.
   bool Idle() const;
-  // Ends everything remaining (as CancelAll) and joins the thread. Idempotent.
+  // Ends everything remaining (as CancelAll) and joins the threads. Idempotent.
   void Stop();
 
   SchedulerStats stats() const;
 
  private:
   struct Slot;
-  void Loop();
+  struct Worker;
+  void Loop(Worker& w);
+  // Whether worker `w` may take a queued call now (mu_ held): a slot is free
+  // overall, `w` is under its share, and no other worker holds fewer.
+  bool CanTake(const Worker& w) const;
   // Creates the sequence and prefills the prompt; false if the generation
   // ended instead (error or cancelled).
-  bool Admit(const std::shared_ptr<Generation>& g, Slot* slot);
+  bool Admit(const std::shared_ptr<Generation>& g, Slot* slot, Workspace* ws);
   // Returns true if the sequence must leave (and has been told so).
   bool CheckEnded(Slot& slot, std::chrono::steady_clock::time_point now, bool cancel_all);
 
@@ -87,18 +109,18 @@ class Scheduler {
   const Tokenizer* const tokenizer_;
   const SchedulerOptions options_;
 
+  const int per_worker_slots_;  // ceil(max_slots / workers)
+
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::deque<std::shared_ptr<Generation>> queue_;  // guarded by mu_
-  int active_ = 0;                                 // guarded by mu_
+  int active_ = 0;                                 // guarded by mu_: slots taken
   bool accepting_ = true;                          // guarded by mu_
-  bool cancel_all_ = false;                        // guarded by mu_
+  uint64_t cancel_epoch_ = 0;                      // guarded by mu_: ++ per CancelAll
   bool stop_ = false;                              // guarded by mu_
   SchedulerStats stats_;                           // guarded by mu_ (active/queued derived)
 
-  std::vector<std::unique_ptr<Slot>> slots_;  // scheduler thread only
-  Workspace workspace_;      // scheduler thread only
-  std::thread thread_;
+  std::vector<std::unique_ptr<Worker>> workers_;  // fixed after construction
 };
 
 }  // namespace llm

@@ -52,6 +52,9 @@ absl::Status ValidateOptions(const ServerOptions& o) {
   if (o.default_max_tokens < 1) return bad("default_max_tokens", o.default_max_tokens, ">= 1");
   if (o.max_slots < 1) return bad("max_slots", o.max_slots, ">= 1");
   if (o.max_queue < 0) return bad("max_queue", o.max_queue, ">= 0");
+  if (o.decode_threads < 0) return bad("decode_threads", o.decode_threads, ">= 0");
+  if (o.stream_interval_ms < 0 || o.stream_interval_ms > 10000)
+    return bad("stream_interval_ms", o.stream_interval_ms, "in 0..10000");
   if (o.max_unary_queue < 1) return bad("max_unary_queue", o.max_unary_queue, ">= 1");
   if (o.max_batch_texts < 1) return bad("max_batch_texts", o.max_batch_texts, ">= 1");
   if (o.max_detokenize_ids < 1) return bad("max_detokenize_ids", o.max_detokenize_ids, ">= 1");
@@ -68,6 +71,16 @@ absl::Status ValidateOptions(const ServerOptions& o) {
   }
   return absl::OkStatus();
 }
+
+}  // namespace
+
+int DecodeThreads(const ServerOptions& o) {
+  if (o.decode_threads > 0) return o.decode_threads;
+  const int cores = std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  return std::clamp((o.max_slots + 3) / 4, 1, cores);
+}
+
+namespace {
 
 // Insecure credentials, or TLS from the PEM files named in the options
 // (client certificates required and verified when tls_client_ca_file is set).
@@ -108,8 +121,12 @@ absl::StatusOr<std::unique_ptr<LlmServer>> LlmServer::Start(std::shared_ptr<cons
 
   int threads = o.threads > 0 ? o.threads : static_cast<int>(std::thread::hardware_concurrency());
   server->pool_ = std::make_unique<ThreadPool>(std::max(threads, 1), static_cast<size_t>(o.max_unary_queue));
-  server->scheduler_ = std::make_unique<Scheduler>(server->assets_->model, server->assets_->tokenizer.get(),
-                                                   SchedulerOptions{o.max_slots, o.max_queue});
+  SchedulerOptions so;
+  so.max_slots = o.max_slots;
+  so.max_queue = o.max_queue;
+  so.workers = DecodeThreads(o);
+  so.stream_interval = std::chrono::milliseconds(o.stream_interval_ms);
+  server->scheduler_ = std::make_unique<Scheduler>(server->assets_->model, server->assets_->tokenizer.get(), so);
   server->service_ = std::make_unique<LlmServiceImpl>(server->assets_.get(), &server->options_,
                                                       server->scheduler_.get(), server->pool_.get());
 

@@ -42,7 +42,9 @@ struct ServerOptions {
   int32_t max_prompt_tokens = 16384;     // prompt tokens before truncation to the context
   int32_t max_tokens_cap = 4096;         // upper bound of CompleteRequest.max_tokens
   int32_t default_max_tokens = 500;      // when max_tokens is 0 (the original's default)
-  int max_slots = 16;                    // sequences decoded together
+  int max_slots = 16;                    // sequences decoded at the same time
+  int decode_threads = 0;                // 0 = min(cores, ceil(max_slots / 4))
+  int64_t stream_interval_ms = 10;       // SchedulerOptions::stream_interval (0 = every token)
   int max_queue = 32;                    // Complete calls waiting for a slot
   int max_unary_queue = 256;             // tokenizer calls waiting for a worker
   int max_batch_texts = 4096;            // TokenizeBatch texts per call
@@ -68,6 +70,11 @@ struct ServerOptions {
   std::vector<std::string> auth_tokens;
   bool reflection = true;                // serve grpc.reflection.v1alpha
 };
+
+// Decode threads the scheduler gets for `o`: o.decode_threads, or when 0,
+// one per core but no more than one per 4 slots (a worker needs a few
+// sequences to batch; 4 rows already run at the batched speed).
+int DecodeThreads(const ServerOptions& o);
 
 class LlmServer {
  public:

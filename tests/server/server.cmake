@@ -38,3 +38,6 @@ llm_add_test(server_security_binary_test
 if(TARGET llm_server)
   add_dependencies(server_security_binary_test llm_server)
 endif()
+llm_add_test(server_scheduler_test
+  SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/server/scheduler_test.cc
+  LIBS llm_server_test_util llm_server_lib LABELS server)

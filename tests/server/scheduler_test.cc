@@ -1,0 +1,249 @@
+// Scheduler behaviour without the gRPC transport: several decode workers
+// give the same tokens as one sequence decoded alone, calls are spread over
+// the workers, and stream coalescing under load delivers every token in
+// fewer notifications while a lone stream is told about each token.
+#include "server/scheduler.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "server/server.h"
+#include "tests/server/test_util.h"
+
+namespace llm {
+namespace {
+
+using std::chrono::steady_clock;
+
+// One submitted call and what its consumer saw.
+struct Call {
+  std::shared_ptr<Generation> gen;
+  std::atomic<int> notifications{0};
+  std::atomic<int64_t> first_ns{0}, last_ns{0};  // steady_clock times of notifications
+  std::vector<int32_t> ids;
+  std::string text;
+  bool done = false;
+  absl::Status status;
+  FinishReason finish = FinishReason::kNone;
+  int32_t completion_tokens = 0;
+};
+
+GenerationParams Params(std::vector<int32_t> prompt, int32_t max_tokens, float temperature,
+                        uint64_t seed) {
+  GenerationParams p;
+  p.prompt = std::move(prompt);
+  p.max_tokens = max_tokens;
+  p.sequence.sampler.temperature = temperature;
+  p.sequence.sampler.seed = seed;
+  return p;
+}
+
+std::unique_ptr<Call> MakeCall(GenerationParams params) {
+  auto call = std::make_unique<Call>();
+  call->gen = std::make_shared<Generation>(std::move(params));
+  Call* c = call.get();
+  c->gen->SetListener([c] {
+    const int64_t now = steady_clock::now().time_since_epoch().count();
+    if (c->notifications.fetch_add(1) == 0) c->first_ns.store(now);
+    c->last_ns.store(now);
+  });
+  return call;
+}
+
+// Waits until every call's generation finished (bounded), then drains the
+// outputs into the Call records.
+void WaitAndDrain(std::vector<std::unique_ptr<Call>>& calls) {
+  const auto limit = steady_clock::now() + std::chrono::seconds(60);
+  for (auto& c : calls) {
+    while (!c->gen->finished()) {
+      ASSERT_LT(steady_clock::now(), limit) << "generation " << c->gen->params().id << " never ended";
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    c->gen->SetListener(nullptr);
+    Generation::Output out;
+    while (c->gen->Take(&out)) {
+      c->ids.insert(c->ids.end(), out.ids.begin(), out.ids.end());
+      c->text += out.text;
+      if (out.done) {
+        c->done = true;
+        c->status = out.status;
+        c->finish = out.finish;
+        c->completion_tokens = out.completion_tokens;
+      }
+    }
+  }
+}
+
+std::vector<int32_t> Alone(const ServingAssets& a, const GenerationParams& p) {
+  Generator gen(a.model);
+  return gen.Generate(p.prompt, p.max_tokens, p.sequence).value();
+}
+
+// The streamed text: the tokens' bytes with invalid UTF-8 replaced (as the
+// tokenizer's lossy Decode does).
+std::string Bytes(const ServingAssets& a, const std::vector<int32_t>& ids) {
+  return a.tokenizer->Decode(ids).value();
+}
+
+// Several requests, different prompts/temperatures/seeds, long enough to
+// overflow the tiny model's 16-token context.
+std::vector<GenerationParams> Requests(int n) {
+  std::vector<GenerationParams> r;
+  for (int i = 0; i < n; ++i) {
+    std::vector<int32_t> prompt = {104, 101, 258 - (i % 3), 32 + i};
+    r.push_back(Params(prompt, 20 + 7 * i, i % 3 == 0 ? 0.0f : 0.8f + 0.1f * i, 1000 + i));
+    r.back().id = static_cast<uint64_t>(i + 1);
+  }
+  return r;
+}
+
+TEST(SchedulerTest, TwoWorkersGiveTheTokensOfEachSequenceDecodedAlone) {
+  auto assets = testing::TinyAssets();
+  SchedulerOptions o;
+  o.max_slots = 4;
+  o.max_queue = 8;
+  o.workers = 2;
+  const std::vector<GenerationParams> reqs = Requests(8);
+  std::vector<std::unique_ptr<Call>> calls;
+  {
+    Scheduler s(assets->model, assets->tokenizer.get(), o);
+    for (const auto& p : reqs) {
+      calls.push_back(MakeCall(p));
+      ASSERT_TRUE(s.Submit(calls.back()->gen).ok());
+    }
+    WaitAndDrain(calls);
+    const SchedulerStats st = s.stats();
+    EXPECT_EQ(st.completed, 8);
+    EXPECT_EQ(st.active, 0);
+    EXPECT_EQ(st.queued, 0);
+    // 4 slots over 2 workers: a worker never batches more than its share.
+    EXPECT_LE(st.max_batch, 2);
+    EXPECT_GE(st.max_batch, 1);
+  }
+  for (size_t i = 0; i < reqs.size(); ++i) {
+    SCOPED_TRACE("request " + std::to_string(i));
+    const Call& c = *calls[i];
+    ASSERT_TRUE(c.done);
+    ASSERT_TRUE(c.status.ok()) << c.status;
+    EXPECT_EQ(c.finish, FinishReason::kLength);
+    EXPECT_EQ(c.completion_tokens, reqs[i].max_tokens);
+    EXPECT_EQ(c.ids, Alone(*assets, reqs[i]));
+    EXPECT_EQ(c.text, Bytes(*assets, c.ids));
+  }
+}
+
+TEST(SchedulerTest, BothWorkersRunAtTheSameTime) {
+  // 2 long calls, 2 workers, 2 slots (one per worker): the second call's
+  // first token arrives while the first is still generating. (One worker
+  // with one slot would finish the first call before starting the second.)
+  auto assets = testing::TinyAssets();
+  SchedulerOptions o;
+  o.max_slots = 2;
+  o.max_queue = 0;
+  o.workers = 2;
+  std::vector<std::unique_ptr<Call>> calls;
+  Scheduler s(assets->model, assets->tokenizer.get(), o);
+  for (int i = 0; i < 2; ++i) {
+    calls.push_back(MakeCall(Params({104, 101}, 2000, 1.0f, 7 + i)));
+    ASSERT_TRUE(s.Submit(calls.back()->gen).ok());
+  }
+  WaitAndDrain(calls);
+  EXPECT_EQ(s.stats().max_batch, 1);
+  EXPECT_EQ(s.stats().completed, 2);
+  for (auto& c : calls) EXPECT_EQ(c->ids.size(), 2000u);
+  const Call& a = *calls[0];
+  const Call& b = *calls[1];
+  EXPECT_LT(std::max(a.first_ns.load(), b.first_ns.load()), std::min(a.last_ns.load(), b.last_ns.load()))
+      << "the two calls did not overlap in time";
+}
+
+TEST(SchedulerTest, LoneStreamIsToldAboutEveryToken) {
+  auto assets = testing::TinyAssets();
+  SchedulerOptions o;
+  o.workers = 2;
+  o.stream_interval = std::chrono::seconds(10);  // would coalesce everything under load
+  Scheduler s(assets->model, assets->tokenizer.get(), o);
+  std::vector<std::unique_ptr<Call>> calls;
+  calls.push_back(MakeCall(Params({104, 101}, 50, 1.0f, 3)));
+  ASSERT_TRUE(s.Submit(calls[0]->gen).ok());
+  WaitAndDrain(calls);
+  // Tokens 1..49 each notify; the 50th is delivered with the end (Finish).
+  EXPECT_EQ(calls[0]->notifications.load(), 50);
+  EXPECT_EQ(calls[0]->ids.size(), 50u);
+  EXPECT_EQ(s.stats().deliveries, 50);
+}
+
+TEST(SchedulerTest, BusyStreamsAreCoalescedWithoutLosingTokens) {
+  auto assets = testing::TinyAssets();
+  SchedulerOptions o;
+  o.max_slots = 4;
+  o.workers = 1;
+  o.stream_interval = std::chrono::seconds(10);
+  Scheduler s(assets->model, assets->tokenizer.get(), o);
+  std::vector<GenerationParams> reqs;
+  std::vector<std::unique_ptr<Call>> calls;
+  for (int i = 0; i < 4; ++i) {
+    reqs.push_back(Params({104, 101, 256 + i}, 200, 1.0f, 50 + i));
+    calls.push_back(MakeCall(reqs.back()));
+  }
+  for (auto& c : calls) ASSERT_TRUE(s.Submit(c->gen).ok());
+  WaitAndDrain(calls);
+  int total_notifications = 0;
+  for (size_t i = 0; i < calls.size(); ++i) {
+    const Call& c = *calls[i];
+    SCOPED_TRACE("call " + std::to_string(i));
+    ASSERT_TRUE(c.status.ok()) << c.status;
+    EXPECT_EQ(c.ids, Alone(*assets, reqs[i]));  // nothing lost or reordered
+    EXPECT_EQ(c.text, Bytes(*assets, c.ids));
+    // First token at once, then nothing until the end: far fewer than 200.
+    // (A call may run alone for the few steps before the others are
+    // admitted; those tokens are delivered one by one.)
+    EXPECT_GE(c.notifications.load(), 2);
+    EXPECT_LE(c.notifications.load(), 20);
+    total_notifications += c.notifications.load();
+  }
+  EXPECT_EQ(s.stats().deliveries, total_notifications);
+  EXPECT_EQ(s.stats().tokens, 800);
+}
+
+TEST(SchedulerTest, OptionsAreClamped) {
+  auto assets = testing::TinyAssets();
+  SchedulerOptions o;
+  o.max_slots = 2;
+  o.max_queue = -3;  // clamped to 0
+  o.workers = 16;    // more workers than slots: clamped to 2
+  Scheduler s(assets->model, assets->tokenizer.get(), o);
+  std::vector<std::unique_ptr<Call>> calls;
+  for (int i = 0; i < 2; ++i) {  // endless until cancelled
+    calls.push_back(MakeCall(Params({104}, 1 << 30, 1.0f, i)));
+    ASSERT_TRUE(s.Submit(calls.back()->gen).ok());
+  }
+  auto extra = MakeCall(Params({104}, 5, 1.0f, 1));
+  EXPECT_EQ(s.Submit(extra->gen).code(), absl::StatusCode::kResourceExhausted);
+  for (auto& c : calls) c->gen->Cancel();
+  WaitAndDrain(calls);
+  for (auto& c : calls) EXPECT_EQ(c->status.code(), absl::StatusCode::kCancelled);
+  EXPECT_LE(s.stats().max_batch, 1);  // one slot per worker
+}
+
+TEST(SchedulerTest, DecodeThreadsDefaultIsOnePerCoreAndPerFourSlots) {
+  const int cores = std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  ServerOptions o;
+  o.max_slots = 16;
+  EXPECT_EQ(DecodeThreads(o), std::min(4, cores));
+  o.max_slots = 1;
+  EXPECT_EQ(DecodeThreads(o), 1);
+  o.max_slots = 5;
+  EXPECT_EQ(DecodeThreads(o), std::min(2, cores));
+  o.decode_threads = 3;
+  EXPECT_EQ(DecodeThreads(o), 3);
+}
+
+}  // namespace
+}  // namespace llm
