@@ -38,6 +38,12 @@ llm_add_test(server_security_binary_test
 if(TARGET llm_server)
   add_dependencies(server_security_binary_test llm_server)
 endif()
+
+# Scheduler / Generation / ThreadPool under many threads, no gRPC transport.
+# Also run under ThreadSanitizer by scripts/test_sanitizers.sh (stage tsan).
+llm_add_test(server_scheduler_concurrency_test
+  SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/server/scheduler_concurrency_test.cc
+  LIBS llm_server_test_util llm_server_lib LABELS server)
 llm_add_test(server_scheduler_test
   SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/server/scheduler_test.cc
   LIBS llm_server_test_util llm_server_lib LABELS server)
