@@ -200,12 +200,7 @@ void InferenceModel::PrefillUnchecked(Sequence& seq, const int32_t* tokens, int 
 
   // x (n, C) = wte[token] + wpe[position]
   float* x = ws.x_.data();
-  for (int i = 0; i < n; ++i) {
-    const float* te = P + layout_.wte + static_cast<size_t>(tokens[i]) * C;
-    const float* pe = P + layout_.wpe + static_cast<size_t>(p0 + i) * C;
-    float* xi = x + static_cast<size_t>(i) * C;
-    for (int j = 0; j < C; ++j) xi[j] = te[j] + pe[j];
-  }
+  for (int i = 0; i < n; ++i) Embed(tokens[i], p0 + i, x + static_cast<size_t>(i) * C);
   float* ln = ws.ln_.data();
   float* qkv = ws.qkv_.data();
   float* att = ws.att_.data();
@@ -286,6 +281,13 @@ absl::Status InferenceModel::DecodeStep(absl::Span<Sequence* const> seqs,
   return absl::OkStatus();
 }
 
+void InferenceModel::Embed(int32_t token, int position, float* x) const {
+  const int C = config_.d_model;
+  const float* te = params_.data() + layout_.wte + static_cast<size_t>(token) * C;
+  const float* pe = params_.data() + layout_.wpe + static_cast<size_t>(position) * C;
+  for (int j = 0; j < C; ++j) x[j] = te[j] + pe[j];
+}
+
 void InferenceModel::DecodeBatchUnchecked(Sequence* const* seqs, const int32_t* tokens, int m,
                                           Workspace& ws) const {
   const ModelConfig& c = config_;
@@ -300,10 +302,7 @@ void InferenceModel::DecodeBatchUnchecked(Sequence* const* seqs, const int32_t* 
   for (int r = 0; r < m; ++r) {
     Sequence& seq = *seqs[r];
     seq.history_.push_back(tokens[r]);
-    const float* te = P + layout_.wte + static_cast<size_t>(tokens[r]) * C;
-    const float* pe = P + layout_.wpe + static_cast<size_t>(seq.window_) * C;
-    float* xr = x + static_cast<size_t>(r) * C;
-    for (int j = 0; j < C; ++j) xr[j] = te[j] + pe[j];
+    Embed(tokens[r], seq.window_, x + static_cast<size_t>(r) * C);
   }
   float* ln = ws.ln_.data();
   float* qkv = ws.qkv_.data();

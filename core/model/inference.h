@@ -186,6 +186,8 @@ class InferenceModel {
   // One batched decode step over sequences whose windows have room.
   void DecodeBatchUnchecked(Sequence* const* seqs, const int32_t* tokens, int m,
                             Workspace& ws) const;
+  // x (d_model) = wte[token] + wpe[position]: a token's input row.
+  void Embed(int32_t token, int position, float* x) const;
 
   // The weight matrices of one block, packed for GemmPacked (the query, key
   // and value projections side by side: one product gives all three).
