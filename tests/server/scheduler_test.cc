@@ -44,6 +44,16 @@ GenerationParams Params(std::vector<int32_t> prompt, int32_t max_tokens, float t
   return p;
 }
 
+SchedulerOptions Options(int slots, int queue, int workers,
+                         std::chrono::microseconds interval = std::chrono::microseconds(0)) {
+  SchedulerOptions o;
+  o.max_slots = slots;
+  o.max_queue = queue;
+  o.workers = workers;
+  o.stream_interval = interval;
+  return o;
+}
+
 std::unique_ptr<Call> MakeCall(GenerationParams params) {
   auto call = std::make_unique<Call>();
   call->gen = std::make_shared<Generation>(std::move(params));
@@ -105,10 +115,7 @@ std::vector<GenerationParams> Requests(int n) {
 
 TEST(SchedulerTest, TwoWorkersGiveTheTokensOfEachSequenceDecodedAlone) {
   auto assets = testing::TinyAssets();
-  SchedulerOptions o;
-  o.max_slots = 4;
-  o.max_queue = 8;
-  o.workers = 2;
+  const SchedulerOptions o = Options(4, 8, 2);
   const std::vector<GenerationParams> reqs = Requests(8);
   std::vector<std::unique_ptr<Call>> calls;
   {
@@ -143,10 +150,7 @@ TEST(SchedulerTest, BothWorkersRunAtTheSameTime) {
   // first token arrives while the first is still generating. (One worker
   // with one slot would finish the first call before starting the second.)
   auto assets = testing::TinyAssets();
-  SchedulerOptions o;
-  o.max_slots = 2;
-  o.max_queue = 0;
-  o.workers = 2;
+  const SchedulerOptions o = Options(2, 0, 2);
   std::vector<std::unique_ptr<Call>> calls;
   Scheduler s(assets->model, assets->tokenizer.get(), o);
   for (int i = 0; i < 2; ++i) {
@@ -165,9 +169,8 @@ TEST(SchedulerTest, BothWorkersRunAtTheSameTime) {
 
 TEST(SchedulerTest, LoneStreamIsToldAboutEveryToken) {
   auto assets = testing::TinyAssets();
-  SchedulerOptions o;
-  o.workers = 2;
-  o.stream_interval = std::chrono::seconds(10);  // would coalesce everything under load
+  // A 10 s interval would coalesce everything under load.
+  const SchedulerOptions o = Options(8, 32, 2, std::chrono::seconds(10));
   Scheduler s(assets->model, assets->tokenizer.get(), o);
   std::vector<std::unique_ptr<Call>> calls;
   calls.push_back(MakeCall(Params({104, 101}, 50, 1.0f, 3)));
@@ -181,10 +184,7 @@ TEST(SchedulerTest, LoneStreamIsToldAboutEveryToken) {
 
 TEST(SchedulerTest, BusyStreamsAreCoalescedWithoutLosingTokens) {
   auto assets = testing::TinyAssets();
-  SchedulerOptions o;
-  o.max_slots = 4;
-  o.workers = 1;
-  o.stream_interval = std::chrono::seconds(10);
+  const SchedulerOptions o = Options(4, 32, 1, std::chrono::seconds(10));
   Scheduler s(assets->model, assets->tokenizer.get(), o);
   std::vector<GenerationParams> reqs;
   std::vector<std::unique_ptr<Call>> calls;
@@ -214,10 +214,8 @@ TEST(SchedulerTest, BusyStreamsAreCoalescedWithoutLosingTokens) {
 
 TEST(SchedulerTest, OptionsAreClamped) {
   auto assets = testing::TinyAssets();
-  SchedulerOptions o;
-  o.max_slots = 2;
-  o.max_queue = -3;  // clamped to 0
-  o.workers = 16;    // more workers than slots: clamped to 2
+  // Queue -3 is clamped to 0, 16 workers to one per slot (2).
+  const SchedulerOptions o = Options(2, -3, 16);
   Scheduler s(assets->model, assets->tokenizer.get(), o);
   std::vector<std::unique_ptr<Call>> calls;
   for (int i = 0; i < 2; ++i) {  // endless until cancelled
