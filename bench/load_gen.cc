@@ -4,7 +4,8 @@
 // API, so one process drives 64 concurrent calls without 64 threads) for a
 // short text and a 4 KB text; reports requests/s and p50/p95/p99 latency.
 // Complete: N threads each running streaming calls back to back; reports
-// time-to-first-token p50/p99 and aggregate generated tokens/s.
+// time-to-first-token p50/p99, aggregate generated tokens/s and the mean
+// tokens per stream message (the server coalesces under load).
 //
 //   load_gen -p 50051 [--duration 5] [--tokenize_concurrency 1,16,64]
 //            [--complete_streams 1,4,16] [--max_tokens 64] [--only tokenize|complete]
@@ -158,7 +159,7 @@ CompleteStats BenchComplete(std::vector<std::unique_ptr<llm::v1::LlmService::Stu
                             int streams, int max_tokens, double duration_s) {
   std::mutex mu;
   std::vector<double> ttft_ms, per_stream_tps;
-  int64_t tokens = 0, calls = 0, errors = 0;
+  int64_t tokens = 0, calls = 0, errors = 0, messages = 0;
   std::string first_error;
   const Clock::time_point start = Clock::now();
   const auto stop_at = start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(duration_s));
@@ -175,12 +176,13 @@ CompleteStats BenchComplete(std::vector<std::unique_ptr<llm::v1::LlmService::Stu
         grpc::ClientContext ctx;
         const Clock::time_point t0 = Clock::now();
         Clock::time_point first{};
-        int64_t n = 0;
+        int64_t n = 0, m = 0;
         auto reader = stub->Complete(&ctx, req);
         llm::v1::CompleteResponse msg;
         while (reader->Read(&msg)) {
           if (msg.token_ids_size() > 0 && n == 0) first = Clock::now();
           n += msg.token_ids_size();
+          m += msg.token_ids_size() > 0 ? 1 : 0;
         }
         grpc::Status s = reader->Finish();
         const Clock::time_point t1 = Clock::now();
@@ -191,6 +193,7 @@ CompleteStats BenchComplete(std::vector<std::unique_ptr<llm::v1::LlmService::Stu
         }
         ++calls;
         tokens += n;
+        messages += m;
         if (n > 0) ttft_ms.push_back(std::chrono::duration<double, std::milli>(first - t0).count());
         if (n > 1) per_stream_tps.push_back(static_cast<double>(n) / std::chrono::duration<double>(t1 - t0).count());
       }
@@ -201,9 +204,11 @@ CompleteStats BenchComplete(std::vector<std::unique_ptr<llm::v1::LlmService::Stu
   CompleteStats st;
   st.tokens_per_s = static_cast<double>(tokens) / elapsed;
   std::printf("complete streams %3d: %8.1f tokens/s aggregate  TTFT p50 %7.2f ms  p99 %7.2f ms  "
-              "per-stream p50 %6.1f tokens/s  (%lld calls x %d tokens",
+              "per-stream p50 %6.1f tokens/s  %.1f tokens/message  (%lld calls x %d tokens",
               streams, st.tokens_per_s, Percentile(ttft_ms, 0.50), Percentile(ttft_ms, 0.99),
-              Percentile(per_stream_tps, 0.50), static_cast<long long>(calls), max_tokens);
+              Percentile(per_stream_tps, 0.50),
+              messages > 0 ? static_cast<double>(tokens) / static_cast<double>(messages) : 0.0,
+              static_cast<long long>(calls), max_tokens);
   if (errors > 0) std::printf(", %lld errors: %s", static_cast<long long>(errors), first_error.c_str());
   std::printf(")\n");
   std::fflush(stdout);
