@@ -319,6 +319,7 @@ int Run(const std::string& server_bin, const std::string& client_bin, double sec
   std::vector<std::string> args = {server_bin, "-t", "tiny", "-n", "tiny", "-c", "0", "--assets", dir.string(),
                                    "--port", "0", "--threads", "2",
                                    "--max_slots", std::to_string(kSlots), "--max_queue", std::to_string(kQueue),
+                                   "--decode_threads", "2",  // two workers share the 4 slots
                                    "--max_tokens_cap", std::to_string(kTokensCap),
                                    "--max_prompt_bytes", std::to_string(kMaxPromptBytes),
                                    "--max_message_bytes", std::to_string(kMaxMessageBytes),
