@@ -61,7 +61,7 @@ struct SchedulerStats {
   int64_t completed = 0;        // generations that ended (any reason)
   int64_t rejected = 0;         // Submit calls refused (full or stopping)
   int max_batch = 0;            // largest batch seen in one DecodeStep
-  int64_t deliveries = 0;       // times a call was told about new output
+  int64_t deliveries = 0;       // notifications carrying tokens (incl. a normal end)
 };
 
 class Scheduler {
