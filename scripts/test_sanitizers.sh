@@ -6,7 +6,10 @@
 #                     suite (unit, integration, tool and fuzz-replay tests)
 #   tsan  build-tsan  gcc, -fsanitize=thread, -O1: the tests of our own
 #                     concurrent code (LRU cache + EncodeBatch, chunked
-#                     encode, thread pool + batched decode)
+#                     encode, thread pool + batched decode, and the server's
+#                     Scheduler / Generation / ThreadPool under many threads
+#                     without the gRPC transport, which Debian ships
+#                     uninstrumented)
 #   fuzz  build-fuzz  clang, libFuzzer + ASan + UBSan: every tests/fuzz
 #                     target runs LLM_FUZZ_SECONDS (default 30) seconds from
 #                     its checked-in seed corpus; any crash fails the stage
@@ -44,7 +47,8 @@ for s in $STAGES; do
     ;;
   tsan)
     stage "TSan build and concurrency tests"
-    TSAN_TESTS=(tokenizer_encode_test tokenizer_chunked_encode_test model_inference_test)
+    TSAN_TESTS=(tokenizer_encode_test tokenizer_chunked_encode_test model_inference_test
+                server_scheduler_concurrency_test)
     # Wall-clock performance assertions are meaningless at TSan's 5-15x slowdown.
     TSAN_SKIP="-*PathologicalMegabyteInputsAreFast*"
     cmake -S . -B build-tsan "${COMMON[@]}" -DLLM_SANITIZE=thread

@@ -1,6 +1,6 @@
 // Concurrency tests of the server's own threaded code, with no gRPC
 // transport: the continuous-batching Scheduler, the Generation outbox shared
-// by the scheduler thread and the transport, and the unary ThreadPool. Many
+// by the scheduler's decode workers and the transport, and the unary ThreadPool. Many
 // threads submit, drain, cancel and shut down at once, the way gRPC's threads
 // would. This is the server test that scripts/test_sanitizers.sh runs under
 // ThreadSanitizer (the gRPC integration tests cannot: Debian's gRPC and
@@ -218,7 +218,7 @@ class Consumers;
 
 // Listener styles, all used by the real transport at some point:
 enum class Listen {
-  kInline,  // drain on the scheduler thread, inside the listener (MaybeWrite)
+  kInline,  // drain on the decode worker, inside the listener (MaybeWrite)
   kQueue,   // the listener only hands the call to a consumer thread
   kRelay,   // the listener calls a heap object that a consumer resets the
             // listener for and deletes once the call ended or was cancelled
@@ -523,6 +523,18 @@ bool AllDone(Consumers& consumers) {
 
 // ------------------------------------------------------------ scheduler tests
 
+// Several decode workers and stream coalescing (outputs emitted without a
+// notification, picked up by the consumers' own Take) are part of what the
+// concurrent tests exercise.
+SchedulerOptions Opts(int slots, int queue, int workers, int stream_interval_us) {
+  SchedulerOptions o;
+  o.max_slots = slots;
+  o.max_queue = queue;
+  o.workers = workers;
+  o.stream_interval = std::chrono::microseconds(stream_interval_us);
+  return o;
+}
+
 // The reference decoder agrees with the scheduler running one call at a
 // time (so the concurrent tests compare against the right thing).
 TEST(SchedulerConcurrency, ReferenceMatchesSchedulerRunningAlone) {
@@ -530,7 +542,7 @@ TEST(SchedulerConcurrency, ReferenceMatchesSchedulerRunningAlone) {
   Fixture f;
   const std::vector<Request> reqs = f.Requests(24, 1, 40);
   Consumers consumers(1);
-  Scheduler sched(f.assets->model, f.assets->tokenizer.get(), {.max_slots = 1, .max_queue = 0});
+  Scheduler sched(f.assets->model, f.assets->tokenizer.get(), Opts(1, 0, 1, 0));
   int stops = 0;
   std::vector<Expected> expected(reqs.size());
   for (size_t i = 0; i < reqs.size(); ++i) {
@@ -565,7 +577,7 @@ TEST(SchedulerConcurrency, ConcurrentSubmitsKeepResultsAndAccounting) {
     params.push_back(f.Params(r));
     expected.push_back(f.Reference(params.back()));
   }
-  const SchedulerOptions opts{.max_slots = 4, .max_queue = 6};
+  const SchedulerOptions opts = Opts(4, 6, /*workers=*/2, /*stream_interval_us=*/300);
   constexpr int kProducers = 12;
   constexpr int kPerProducer = 16;
   Consumers consumers(3);
@@ -610,7 +622,7 @@ TEST(SchedulerConcurrency, ConcurrentSubmitsKeepResultsAndAccounting) {
   EXPECT_EQ(st.rejected, exhausted.load());
   EXPECT_EQ(st.completed + st.rejected, attempts.load());
   EXPECT_EQ(st.tokens, t.tokens);
-  EXPECT_GE(st.max_batch, 2) << "12 producers on 4 slots never batched";
+  EXPECT_GE(st.max_batch, 2) << "12 producers on 2 workers x 2 slots never batched";
   EXPECT_LE(st.max_batch, opts.max_slots);
   std::printf("[ info ] %lld generations, %lld RESOURCE_EXHAUSTED retries, %lld steps, max batch %d: %s\n",
               static_cast<long long>(admitted), static_cast<long long>(exhausted.load()),
@@ -627,7 +639,7 @@ TEST(SchedulerConcurrency, RejectsExactlyWhenFull) {
   r.max_tokens = kEndless;
   const GenerationParams params = f.Params(r);
   const Expected expected = f.Reference(params);
-  const SchedulerOptions opts{.max_slots = 3, .max_queue = 5};
+  const SchedulerOptions opts = Opts(3, 5, /*workers=*/2, /*stream_interval_us=*/0);
   Consumers consumers(2);  // outlives the scheduler (its listeners point here)
   Scheduler sched(f.assets->model, f.assets->tokenizer.get(), opts);
   constexpr int kThreads = 16, kEach = 3;
@@ -721,7 +733,7 @@ TEST(SchedulerConcurrency, RandomCancellationsAndDeadlines) {
     params.push_back(f.Params(r));
     expected.push_back(f.Reference(params.back()));
   }
-  const SchedulerOptions opts{.max_slots = 3, .max_queue = 4};
+  const SchedulerOptions opts = Opts(3, 4, /*workers=*/3, /*stream_interval_us=*/200);
   constexpr int kProducers = 8, kPerProducer = 12;
   Consumers consumers(2);
   Scheduler sched(f.assets->model, f.assets->tokenizer.get(), opts);
@@ -815,7 +827,7 @@ TEST(SchedulerConcurrency, RandomCancellationsAndDeadlines) {
               static_cast<long long>(exhausted.load()), Describe(t).c_str());
 }
 
-// Runs `fn` on another thread; fails (and aborts: the scheduler thread
+// Runs `fn` on another thread; fails (and aborts: the scheduler threads
 // cannot be abandoned safely) if it does not return within kWaitLimit.
 void BoundedCall(const char* what, std::function<void()> fn) {
   auto done = std::async(std::launch::async, std::move(fn));
@@ -845,7 +857,7 @@ TEST(SchedulerConcurrency, ShutdownWhileProducersSubmit) {
   // LlmServer's shutdown, and a bare Stop() racing the producers.
   for (const bool orderly : {true, false}) {
     SCOPED_TRACE(orderly ? "StopAccepting, CancelAll, Stop" : "Stop only");
-    const SchedulerOptions opts{.max_slots = 2, .max_queue = 4};
+    const SchedulerOptions opts = Opts(2, 4, /*workers=*/2, /*stream_interval_us=*/100);
     Consumers consumers(2);
     Scheduler sched(f.assets->model, f.assets->tokenizer.get(), opts);
     std::atomic<bool> closed{false};  // set once StopAccepting / Stop returned
