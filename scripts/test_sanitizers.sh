@@ -48,7 +48,7 @@ for s in $STAGES; do
   tsan)
     stage "TSan build and concurrency tests"
     TSAN_TESTS=(tokenizer_encode_test tokenizer_chunked_encode_test model_inference_test
-                server_scheduler_concurrency_test)
+                server_scheduler_concurrency_test server_scheduler_test)
     # Wall-clock performance assertions are meaningless at TSan's 5-15x slowdown.
     TSAN_SKIP="-*PathologicalMegabyteInputsAreFast*"
     cmake -S . -B build-tsan "${COMMON[@]}" -DLLM_SANITIZE=thread

@@ -75,11 +75,17 @@ void Scheduler::StopAccepting() {
 }
 
 void Scheduler::CancelAll() {
+  std::deque<std::shared_ptr<Generation>> queued;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    ++cancel_epoch_;
+    ++cancel_epoch_;  // each worker ends its active sequences when it sees this
+    queued.swap(queue_);
+    stats_.completed += static_cast<int64_t>(queued.size());
   }
   cv_.notify_all();
+  // Queued calls never started: they end right here with zero tokens, so a
+  // call submitted after CancelAll returns is never affected by it.
+  for (auto& g : queued) g->Finish(FinishReason::kCancelled, 0);
 }
 
 bool Scheduler::Idle() const {
@@ -91,10 +97,9 @@ void Scheduler::Stop() {
   {
     std::lock_guard<std::mutex> lock(mu_);
     accepting_ = false;
-    ++cancel_epoch_;
     stop_ = true;
   }
-  cv_.notify_all();
+  CancelAll();
   for (auto& w : workers_) {
     if (w->thread.joinable()) w->thread.join();
   }
@@ -170,14 +175,10 @@ void Scheduler::Loop(Worker& w) {
         return stop_ || cancel_epoch_ != w.cancel_epoch || !slots.empty() ||
                (!queue_.empty() && CanTake(w));
       });
+      // A CancelAll since the last step ends this worker's active sequences
+      // (it ended the queued calls itself).
       cancel_all = cancel_epoch_ != w.cancel_epoch;
       w.cancel_epoch = cancel_epoch_;
-      if (cancel_all) {
-        // Queued calls never started: they end now with zero tokens.
-        for (auto& g : queue_) g->Finish(FinishReason::kCancelled, 0);
-        stats_.completed += static_cast<int64_t>(queue_.size());
-        queue_.clear();
-      }
       if (stop_ && slots.empty()) return;
       while (!queue_.empty() && CanTake(w)) {
         to_admit.push_back(std::move(queue_.front()));

@@ -22,9 +22,11 @@
 // once), so the tokens of a busy server reach each client in fewer, larger
 // messages instead of one gRPC message per token (a message costs about as
 // much CPU as decoding a token). A lone stream gets every token at once.
-// Calls beyond the free slots wait in a FIFO queue of at most `max_queue`
-// entries; once slots + queue are full, Submit fails fast with
-// RESOURCE_EXHAUSTED, so memory is bounded by (slots + queue) requests.
+// Calls beyond the free slots wait in a FIFO queue. The bound is on the sum:
+// once active + queued calls reach max_slots + max_queue, Submit fails fast
+// with RESOURCE_EXHAUSTED, so memory is bounded by (slots + queue) requests
+// (the queue alone may briefly hold more than max_queue while freed slots
+// are not yet refilled).
 #ifndef LLM_SERVER_SCHEDULER_H_
 #define LLM_SERVER_SCHEDULER_H_
 
@@ -82,8 +84,9 @@ class Scheduler {
 
   // Refuses new submissions (UNAVAILABLE); queued and active calls go on.
   void StopAccepting();
-  // Ends every queued and active generation at the next step with
-  // FinishReason::kCancelled (an OK end of stream with usage).
+  // Ends every generation with FinishReason::kCancelled (an OK end of
+  // stream with usage): queued ones right away (zero tokens), active ones at
+  // their worker's next step. Calls submitted after it returns run normally.
   void CancelAll();
   // True when nothing is queued or active.
   bool Idle() const;
