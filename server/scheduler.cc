@@ -20,6 +20,8 @@ struct Scheduler::Slot {
 
 // One decode thread and the sequences it owns.
 struct Scheduler::Worker {
+  int index = 0;
+  std::condition_variable cv;  // with mu_: this worker has something to do
   int held = 0;               // guarded by mu_: slots taken by this worker
   uint64_t cancel_epoch = 0;  // guarded by mu_: last CancelAll handled
   std::vector<std::unique_ptr<Slot>> slots;  // this worker's thread only
@@ -39,7 +41,10 @@ Scheduler::Scheduler(std::shared_ptr<const InferenceModel> model, const Tokenize
         return options;
       }()),
       per_worker_slots_((options_.max_slots + options_.workers - 1) / options_.workers) {
-  for (int i = 0; i < options_.workers; ++i) workers_.push_back(std::make_unique<Worker>());
+  for (int i = 0; i < options_.workers; ++i) {
+    workers_.push_back(std::make_unique<Worker>());
+    workers_.back()->index = i;
+  }
   for (auto& w : workers_) {
     Worker* worker = w.get();
     worker->thread = std::thread([this, worker] { Loop(*worker); });
@@ -64,8 +69,8 @@ absl::Status Scheduler::Submit(std::shared_ptr<Generation> generation) {
           " queue places; server flags --max_slots, --max_queue); retry later"));
     }
     queue_.push_back(std::move(generation));
+    WakeNextTaker();
   }
-  cv_.notify_all();  // the least-loaded worker takes it
   return absl::OkStatus();
 }
 
@@ -82,7 +87,7 @@ void Scheduler::CancelAll() {
     queued.swap(queue_);
     stats_.completed += static_cast<int64_t>(queued.size());
   }
-  cv_.notify_all();
+  for (auto& w : workers_) w->cv.notify_one();
   // Queued calls never started: they end right here with zero tokens, so a
   // call submitted after CancelAll returns is never affected by it.
   for (auto& g : queued) g->Finish(FinishReason::kCancelled, 0);
@@ -113,12 +118,18 @@ SchedulerStats Scheduler::stats() const {
   return s;
 }
 
-bool Scheduler::CanTake(const Worker& w) const {
-  if (active_ >= options_.max_slots || w.held >= per_worker_slots_) return false;
-  for (const auto& other : workers_) {
-    if (other->held < w.held) return false;  // a less-loaded worker takes it
+Scheduler::Worker* Scheduler::NextTaker() const {
+  if (active_ >= options_.max_slots) return nullptr;
+  Worker* best = nullptr;
+  for (const auto& w : workers_) {  // in index order: ties go to the lower index
+    if (w->held < per_worker_slots_ && (best == nullptr || w->held < best->held)) best = w.get();
   }
-  return true;
+  return best;
+}
+
+void Scheduler::WakeNextTaker() {
+  if (queue_.empty()) return;
+  if (Worker* w = NextTaker(); w != nullptr) w->cv.notify_one();
 }
 
 bool Scheduler::Admit(const std::shared_ptr<Generation>& g, Slot* slot, Workspace* ws) {
@@ -171,21 +182,22 @@ void Scheduler::Loop(Worker& w) {
     to_admit.clear();
     {
       std::unique_lock<std::mutex> lock(mu_);
-      cv_.wait(lock, [&] {
+      w.cv.wait(lock, [&] {
         return stop_ || cancel_epoch_ != w.cancel_epoch || !slots.empty() ||
-               (!queue_.empty() && CanTake(w));
+               (!queue_.empty() && NextTaker() == &w);
       });
       // A CancelAll since the last step ends this worker's active sequences
       // (it ended the queued calls itself).
       cancel_all = cancel_epoch_ != w.cancel_epoch;
       w.cancel_epoch = cancel_epoch_;
       if (stop_ && slots.empty()) return;
-      while (!queue_.empty() && CanTake(w)) {
+      while (!queue_.empty() && NextTaker() == &w) {
         to_admit.push_back(std::move(queue_.front()));
         queue_.pop_front();
         ++w.held;   // the slot is taken from now on
         ++active_;
       }
+      WakeNextTaker();  // calls left over are another worker's to take
       others_active = active_ > 1;
     }
 
@@ -270,7 +282,6 @@ void Scheduler::Loop(Worker& w) {
         slots.clear();
       }
     }
-    bool wake_others = false;
     {
       std::lock_guard<std::mutex> lock(mu_);
       w.held -= static_cast<int>(ended);
@@ -282,10 +293,9 @@ void Scheduler::Loop(Worker& w) {
         ++stats_.steps;
         stats_.max_batch = std::max(stats_.max_batch, static_cast<int>(batch_seqs.size()));
       }
-      // Freed slots may let another (waiting) worker take queued calls.
-      wake_others = ended > 0 && !queue_.empty() && workers_.size() > 1;
+      // Freed slots may let a waiting worker take queued calls.
+      if (ended > 0) WakeNextTaker();
     }
-    if (wake_others) cv_.notify_all();
   }
 }
 
