@@ -20,7 +20,6 @@ struct Scheduler::Slot {
 
 // One decode thread and the sequences it owns.
 struct Scheduler::Worker {
-  int index = 0;
   std::condition_variable cv;  // with mu_: this worker has something to do
   int held = 0;               // guarded by mu_: slots taken by this worker
   uint64_t cancel_epoch = 0;  // guarded by mu_: last CancelAll handled
@@ -41,10 +40,7 @@ Scheduler::Scheduler(std::shared_ptr<const InferenceModel> model, const Tokenize
         return options;
       }()),
       per_worker_slots_((options_.max_slots + options_.workers - 1) / options_.workers) {
-  for (int i = 0; i < options_.workers; ++i) {
-    workers_.push_back(std::make_unique<Worker>());
-    workers_.back()->index = i;
-  }
+  for (int i = 0; i < options_.workers; ++i) workers_.push_back(std::make_unique<Worker>());
   for (auto& w : workers_) {
     Worker* worker = w.get();
     worker->thread = std::thread([this, worker] { Loop(*worker); });

@@ -138,10 +138,17 @@ absl::StatusOr<std::unique_ptr<LlmServer>> LlmServer::Start(std::shared_ptr<cons
   builder.AddListeningPort(address, credentials, &bound_port);
   builder.SetMaxReceiveMessageSize(static_cast<int>(o.max_message_bytes));
   builder.SetMaxSendMessageSize(static_cast<int>(o.max_message_bytes));
+  // gRPC sets SO_REUSEPORT by default: a second server on the same port
+  // would start "successfully" and silently take half of the connections
+  // (and an ephemeral --port 0 could land on a port another server holds).
+  // One server per port: a taken port is an error at startup.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.RegisterService(server->service_.get());
   server->server_ = builder.BuildAndStart();
   if (!server->server_ || bound_port == 0) {
+    if (server->server_) server->server_->Shutdown();
     server->scheduler_->Stop();
+    server->shutdown_done_ = true;  // nothing ran: the destructor has nothing to drain
     return absl::UnavailableError(absl::StrCat("cannot listen on ", address,
                                                " (address in use or not local, or bad TLS key/certificate?)"));
   }

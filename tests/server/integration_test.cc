@@ -533,6 +533,22 @@ TEST_F(ServerTest, GracefulShutdownFinishesInFlightCallsAndRefusesNewOnes) {
   EXPECT_GT(endless->usage.completion_tokens(), 0);
 }
 
+TEST_F(ServerTest, PortInUseIsAnErrorNotASharedPort) {
+  // Without turning off gRPC's default SO_REUSEPORT, this second server
+  // would start and take part of the first one's connections.
+  ServerOptions o = TestOptions();
+  o.port = server_->port();
+  auto second = LlmServer::Start(testing::TinyAssets(), o);
+  ASSERT_FALSE(second.ok());
+  EXPECT_EQ(second.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_NE(std::string(second.status().message()).find("address in use"), std::string::npos)
+      << second.status();
+  // The first server still answers.
+  v1::TokenizeRequest req;
+  req.set_text("hello");
+  EXPECT_TRUE(client_->Tokenize(req).ok());
+}
+
 TEST_F(ServerTest, ManyClientsHammeringTokenizeInParallel) {
   std::vector<std::thread> threads;
   std::atomic<int> failures{0};
