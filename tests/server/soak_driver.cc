@@ -122,9 +122,22 @@ class Soak {
       args.SetInt("llm.soak.channel", i);
       args.SetMaxReceiveMessageSize(1 << 20);
       args.SetMaxSendMessageSize(1 << 20);
-      clients_.push_back(std::make_unique<LlmClient>(
-          grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args)));
+      channels_.push_back(grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args));
+      clients_.push_back(std::make_unique<LlmClient>(channels_.back()));
     }
+  }
+
+  // Establishes every channel's connection before the load starts (a
+  // channel connects lazily, and a first connect that fails puts it in
+  // backoff for ~1 s, failing every call meanwhile). Returns the slowest
+  // channel's time in ms, or -1 if one is not READY within 20 s.
+  int64_t Connect() {
+    const auto deadline = std::chrono::system_clock::now() + std::chrono::seconds(20);
+    const int64_t t0 = NowMs();
+    for (auto& ch : channels_) {
+      if (!ch->WaitForConnected(deadline)) return -1;
+    }
+    return NowMs() - t0;
   }
 
   // Runs one random call on worker `w`.
@@ -274,6 +287,7 @@ class Soak {
 
  private:
   Stats* stats_;
+  std::vector<std::shared_ptr<grpc::Channel>> channels_;
   std::vector<std::unique_ptr<LlmClient>> clients_;
 };
 
@@ -364,6 +378,16 @@ int Run(const std::string& server_bin, const std::string& client_bin, double sec
   std::vector<std::unique_ptr<Soak>> soaks;
   soaks.push_back(std::make_unique<Soak>(target, &warm_stats));
   soaks.push_back(std::make_unique<Soak>(target, &stats));
+  for (auto& soak : soaks) {
+    const int64_t ms = soak->Connect();
+    if (ms < 0) {
+      std::printf("soak: FAIL: a channel to %s did not connect within 20 s\n", target.c_str());
+      kill(server, SIGKILL);
+      waitpid(server, nullptr, 0);
+      return 1;
+    }
+    if (ms > 500) std::printf("soak: note: channels took %lld ms to connect\n", static_cast<long long>(ms));
+  }
   std::atomic<int> phase{0};
 
   std::vector<std::thread> workers;
