@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
-#include <unordered_set>
 
 #include "absl/strings/str_cat.h"
 #include "core/model/fast_math.h"
@@ -249,17 +248,21 @@ absl::Status InferenceModel::DecodeStep(absl::Span<Sequence* const> seqs,
       return absl::InvalidArgumentError(
           absl::StrCat("DecodeStep: sequence ", i, " is empty; Prefill it first"));
   }
-  if (seqs.size() > 1) {
-    std::unordered_set<const Sequence*> seen;
-    for (size_t i = 0; i < seqs.size(); ++i)
-      if (!seen.insert(seqs[i]).second)
-        return absl::InvalidArgumentError(
-            absl::StrCat("DecodeStep: sequence ", i, " appears more than once"));
-  }
   Workspace& w = ws ? *ws : ThreadWorkspace();
+  std::vector<Sequence*>& batch = w.batch_seqs_;  // reused: no allocation per step
+  if (seqs.size() > 1) {
+    batch.assign(seqs.begin(), seqs.end());
+    std::sort(batch.begin(), batch.end());
+    if (std::adjacent_find(batch.begin(), batch.end()) != batch.end()) {
+      for (size_t i = 1; i < seqs.size(); ++i)
+        for (size_t j = 0; j < i; ++j)
+          if (seqs[i] == seqs[j])
+            return absl::InvalidArgumentError(
+                absl::StrCat("DecodeStep: sequence ", i, " appears more than once"));
+    }
+  }
 
   // Full windows are re-based with a prefill each; the rest run batched.
-  std::vector<Sequence*>& batch = w.batch_seqs_;
   std::vector<int32_t>& batch_tokens = w.batch_tokens_;
   batch.clear();
   batch_tokens.clear();

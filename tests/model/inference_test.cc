@@ -483,6 +483,13 @@ TEST(InferenceTest, InvalidInputsAreRejected) {
   EXPECT_FALSE(f.model->DecodeStep({&s, 1}, {1, 2}).ok());
   Sequence* twice[2] = {s, s};
   EXPECT_FALSE(f.model->DecodeStep(twice, {1, 2}).ok());
+  auto other_seq = f.NewSeq();
+  ASSERT_TRUE(f.model->Prefill(*other_seq, {3}).ok());
+  Sequence* dup_last[3] = {s, other_seq.get(), s};
+  const absl::Status dup = f.model->DecodeStep(dup_last, {1, 2, 3});
+  EXPECT_EQ(dup.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(std::string(dup.message()).find("sequence 2 appears more than once"), std::string::npos) << dup;
+  EXPECT_EQ(other_seq->history().size(), 1u);  // nothing appended on error
   EXPECT_FALSE(f.model->DecodeStep({&s, 1}, {100}).ok());
   EXPECT_EQ(seq->history().size(), 2u);
 
