@@ -71,7 +71,7 @@ int main(int argc, char** argv) {
   p.AddString({"--assets"}, &assets_dir, "Assets directory (default $LLM_ASSETS_DIR or ./assets)");
   p.AddString({"--host"}, &o.host, "Address to listen on");
   p.AddInt({"-p", "--port"}, &port, "Port to listen on (0 = any free port)");
-  p.AddInt({"--threads"}, &threads, "Worker threads for tokenizer calls (0 = one per core)");
+  p.AddInt({"--threads"}, &threads, "Worker threads for tokenizer calls (0 = one per available CPU)");
   p.AddInt({"--max_message_bytes"}, &max_message_bytes, "Largest gRPC message accepted or sent");
   p.AddInt({"--max_prompt_bytes"}, &max_prompt_bytes, "Largest prompt / text to tokenize, in bytes");
   p.AddInt({"--max_prompt_tokens"}, &max_prompt_tokens,
@@ -80,7 +80,7 @@ int main(int argc, char** argv) {
   p.AddInt({"--default_max_tokens"}, &default_max_tokens, "max_tokens when a request leaves it 0");
   p.AddInt({"--max_slots"}, &max_slots, "Completions decoded together (continuous batching)");
   p.AddInt({"--decode_threads"}, &decode_threads,
-           "Decode threads sharing the slots (0 = one per core, at most one per 4 slots)");
+           "Decode threads sharing the slots (0 = one per available CPU, at most one per 4 slots)");
   p.AddInt({"--stream_interval_ms"}, &stream_interval_ms,
            "While several completions run, send each stream's tokens at most every N ms "
            "(fewer, larger messages; first token and end always at once; 0 = every token)");

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "core/util/cpu.h"
 #include "core/util/status_macros.h"
 #include "server/auth.h"
 #include "server/llm_service.h"
@@ -76,8 +77,7 @@ absl::Status ValidateOptions(const ServerOptions& o) {
 
 int DecodeThreads(const ServerOptions& o) {
   if (o.decode_threads > 0) return o.decode_threads;
-  const int cores = std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
-  return std::clamp((o.max_slots + 3) / 4, 1, cores);
+  return std::clamp((o.max_slots + 3) / 4, 1, AvailableCpus());
 }
 
 namespace {
@@ -119,7 +119,7 @@ absl::StatusOr<std::unique_ptr<LlmServer>> LlmServer::Start(std::shared_ptr<cons
   server->assets_ = std::move(assets);
   const ServerOptions& o = server->options_;
 
-  int threads = o.threads > 0 ? o.threads : static_cast<int>(std::thread::hardware_concurrency());
+  const int threads = o.threads > 0 ? o.threads : AvailableCpus();
   server->pool_ = std::make_unique<ThreadPool>(std::max(threads, 1), static_cast<size_t>(o.max_unary_queue));
   SchedulerOptions so;
   so.max_slots = o.max_slots;

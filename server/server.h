@@ -36,7 +36,7 @@ class ThreadPool;
 struct ServerOptions {
   std::string host = "127.0.0.1";
   int port = 50051;                  // 0 = pick a free port
-  int threads = 0;                   // tokenizer worker threads; 0 = hardware concurrency
+  int threads = 0;                   // tokenizer worker threads; 0 = AvailableCpus() (core/util/cpu.h)
   int64_t max_message_bytes = 8 << 20;  // gRPC receive/send limit per message
   int64_t max_prompt_bytes = 256 << 10;  // Complete prompt / Tokenize text size limit
   int32_t max_prompt_tokens = 16384;     // prompt tokens before truncation to the context
@@ -72,8 +72,9 @@ struct ServerOptions {
 };
 
 // Decode threads the scheduler gets for `o`: o.decode_threads, or when 0,
-// one per core but no more than one per 4 slots (a worker needs a few
-// sequences to batch; 4 rows already run at the batched speed).
+// one per available CPU (AvailableCpus(): affinity and container CPU quota)
+// but no more than one per 4 slots (a worker needs a few sequences to batch;
+// 4 rows already run at the batched speed).
 int DecodeThreads(const ServerOptions& o);
 
 class LlmServer {

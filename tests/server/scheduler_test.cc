@@ -13,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/util/cpu.h"
 #include "server/server.h"
 #include "tests/server/test_util.h"
 
@@ -244,7 +245,7 @@ TEST(SchedulerTest, OptionsAreClamped) {
 }
 
 TEST(SchedulerTest, DecodeThreadsDefaultIsOnePerCoreAndPerFourSlots) {
-  const int cores = std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  const int cores = AvailableCpus();
   ServerOptions o;
   o.max_slots = 16;
   EXPECT_EQ(DecodeThreads(o), std::min(4, cores));
