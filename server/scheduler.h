@@ -3,7 +3,8 @@
 // `workers` decode threads share up to `max_slots` active sequences; each
 // worker owns its share of them (admission goes to the least-loaded worker,
 // at most ceil(max_slots / workers) each; see NextTaker) and batches only
-// its own, so the workers never wait for one another. Each worker's loop iteration ("step"):
+// its own, so the workers never wait for one another. Each worker's loop
+// iteration ("step"):
 //   1. drops sequences whose call was cancelled or whose deadline passed
 //      (their slot is free again within one step);
 //   2. admits queued calls into free slots: creates the Sequence and runs
@@ -14,7 +15,8 @@
 //   4. advances every remaining sequence by one token with ONE batched
 //      InferenceModel::DecodeStep.
 // Results do not depend on batching or on the worker: every sequence's rows
-// are computed independently (tested bitwise in model_inference_test).
+// are computed independently (tested in model_inference_test and
+// server_scheduler_test).
 //
 // Streaming under load: while more than one sequence is active in the whole
 // scheduler, a call is told about new output at most every
@@ -22,6 +24,7 @@
 // once), so the tokens of a busy server reach each client in fewer, larger
 // messages instead of one gRPC message per token (a message costs about as
 // much CPU as decoding a token). A lone stream gets every token at once.
+//
 // Calls beyond the free slots wait in a FIFO queue. The bound is on the sum:
 // once active + queued calls reach max_slots + max_queue, Submit fails fast
 // with RESOURCE_EXHAUSTED, so memory is bounded by (slots + queue) requests
