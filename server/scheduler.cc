@@ -14,7 +14,6 @@ struct Scheduler::Slot {
   std::unique_ptr<Sequence> seq;
   std::unique_ptr<TextStream> text;
   int32_t generated = 0;
-  std::chrono::steady_clock::time_point admitted;
   std::chrono::steady_clock::time_point last_delivery;  // last Emit that notified
 };
 
@@ -143,8 +142,7 @@ bool Scheduler::Admit(const std::shared_ptr<Generation>& g, Slot* slot, Workspac
   slot->seq = std::move(*seq);
   slot->text = std::make_unique<TextStream>(p.stop);
   slot->generated = 0;
-  slot->admitted = std::chrono::steady_clock::now();
-  slot->last_delivery = slot->admitted;
+  slot->last_delivery = std::chrono::steady_clock::now();
   return true;
 }
 
